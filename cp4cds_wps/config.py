@@ -1,0 +1,254 @@
+"""Settings: defaults from ``etc/default.toml``, one optional file on top, then environment.
+
+Precedence (last wins): ``etc/default.toml`` < the file named by ``--config`` or
+``CP4CDS_WPS_CONFIG`` < environment variables ``CP4CDS_WPS_<SECTION>__<KEY>``.
+Relative paths are resolved against the directory of the file that sets them (the
+current directory for environment variables). Invalid settings raise
+:class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = PROJECT_DIR / "etc" / "default.toml"
+ENV_CONFIG = "CP4CDS_WPS_CONFIG"
+ENV_PREFIX = "CP4CDS_WPS_"
+
+#: Projects the inventory knows a DRS template for.
+PROJECTS = ("cmip5", "cmip6", "cordex", "c3s-cmip5", "c3s-cordex", "c3s-cica-atlas")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or invalid; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Root:
+    """One archive root: a folder holding one project's DRS tree."""
+
+    name: str
+    path: Path
+    project: str
+    fixed: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings of one service instance."""
+
+    bind: str
+    port: int
+    url: str
+    workers: int
+    timeout: int
+    var_dir: Path
+    output_dir: Path
+    work_dir: Path
+    inventory_db: Path
+    jobs_db: Path
+    max_running: int
+    max_queued: int
+    time_chunk: int
+    base_dir: Path
+    roots: tuple[Root, ...]
+    sources: tuple[Path, ...] = ()
+
+    @property
+    def wps_url(self) -> str:
+        """URL of the WPS endpoint."""
+        return f"{self.url}/wps"
+
+    @property
+    def output_url(self) -> str:
+        """URL under which ``output_dir`` is served."""
+        return f"{self.url}/outputs"
+
+    @property
+    def data_url(self) -> str:
+        """URL under which the archive roots are served (``/data/<root name>/...``)."""
+        return f"{self.url}/data"
+
+    def root(self, name: str) -> Root:
+        """Return the archive root called ``name``."""
+        for root in self.roots:
+            if root.name == name:
+                return root
+        raise KeyError(name)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError as err:
+        raise ConfigError(f"config file {path} does not exist") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config file {path} is not valid TOML: {err}") from err
+    return _resolve_paths(data, path.resolve().parent)
+
+
+_PATH_KEYS = {
+    ("paths", "var_dir"),
+    ("paths", "output_dir"),
+    ("paths", "work_dir"),
+    ("paths", "inventory_db"),
+    ("paths", "jobs_db"),
+    ("archive", "base_dir"),
+}
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Make the path settings of one source absolute against ``base``."""
+    for section, key in _PATH_KEYS:
+        value = data.get(section, {}).get(key)
+        if isinstance(value, str) and value:
+            data[section][key] = str((base / os.path.expanduser(value)).resolve())
+    for root in data.get("archive", {}).get("roots", []):
+        # roots relative to base_dir stay relative; absolute or ~ paths are kept as given
+        if isinstance(root, dict) and isinstance(root.get("path"), str):
+            root["path"] = os.path.expanduser(root["path"])
+    return data
+
+
+def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_CONFIG or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        data.setdefault(section, {})[key] = value
+    return _resolve_paths(data, Path.cwd())
+
+
+def _get(data: Mapping[str, Any], section: str, key: str, kind: type) -> Any:
+    try:
+        value = data[section][key]
+    except KeyError as err:
+        raise ConfigError(f"missing setting [{section}] {key}") from err
+    if kind is int:
+        try:
+            value = int(value)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"[{section}] {key} must be an integer, got {value!r}") from err
+        if value < 0 or (value == 0 and key not in ("max_queued",)):
+            raise ConfigError(f"[{section}] {key} must be positive, got {value}")
+        return value
+    if not isinstance(value, str):
+        raise ConfigError(f"[{section}] {key} must be a string, got {value!r}")
+    return value
+
+
+def _roots(data: Mapping[str, Any], base_dir: Path) -> tuple[Root, ...]:
+    raw = data.get("archive", {}).get("roots")
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError("[archive] roots must list at least one root")
+    roots = []
+    for i, item in enumerate(raw):
+        where = f"[archive] roots[{i}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{where} must be a table with name, path and project")
+        for key in ("name", "path", "project"):
+            if not isinstance(item.get(key), str) or not item[key]:
+                raise ConfigError(f"{where} {key} is missing or not a string")
+        if item["project"] not in PROJECTS:
+            raise ConfigError(
+                f"{where} project {item['project']!r} is unknown; one of {', '.join(PROJECTS)}"
+            )
+        fixed = item.get("fixed", {})
+        if not isinstance(fixed, Mapping) or not all(isinstance(v, str) for v in fixed.values()):
+            raise ConfigError(f"{where} fixed must be a table of strings")
+        roots.append(
+            Root(
+                name=item["name"],
+                path=(base_dir / item["path"]).absolute(),
+                project=item["project"],
+                fixed=dict(fixed),
+            )
+        )
+    names = [r.name for r in roots]
+    if len(set(names)) != len(names):
+        raise ConfigError("[archive] roots names must be unique")
+    return tuple(roots)
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Load the settings.
+
+    Parameters
+    ----------
+    config_file
+        A TOML file read on top of the defaults; if None, ``CP4CDS_WPS_CONFIG`` is used
+        when set.
+    env
+        Environment to read overrides from; defaults to ``os.environ``.
+
+    Returns
+    -------
+    Settings
+
+    Raises
+    ------
+    ConfigError
+        When a setting is missing or invalid; the message names the key.
+    """
+    env = os.environ if env is None else env
+    sources = [DEFAULT_CONFIG]
+    data = _read_toml(DEFAULT_CONFIG)
+    config_file = config_file or env.get(ENV_CONFIG) or None
+    if config_file:
+        path = Path(config_file).expanduser().resolve()
+        sources.append(path)
+        data = _merge(data, _read_toml(path))
+    data = _merge(data, _from_env(env))
+
+    var_dir = Path(_get(data, "paths", "var_dir", str))
+
+    def path_setting(key: str, default: Path) -> Path:
+        value = _get(data, "paths", key, str)
+        return Path(value) if value else default
+
+    bind = _get(data, "server", "bind", str)
+    port = _get(data, "server", "port", int)
+    if port > 65535:
+        raise ConfigError(f"[server] port must be at most 65535, got {port}")
+    url = _get(data, "server", "url", str).rstrip("/") or f"http://{bind}:{port}"
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"[server] url must start with http:// or https://, got {url!r}")
+    base_dir = Path(_get(data, "archive", "base_dir", str))
+    return Settings(
+        bind=bind,
+        port=port,
+        url=url,
+        workers=_get(data, "server", "workers", int),
+        timeout=_get(data, "server", "timeout", int),
+        var_dir=var_dir,
+        output_dir=path_setting("output_dir", var_dir / "outputs"),
+        work_dir=path_setting("work_dir", var_dir / "work"),
+        inventory_db=path_setting("inventory_db", var_dir / "inventory.sqlite"),
+        jobs_db=path_setting("jobs_db", var_dir / "jobs.sqlite"),
+        max_running=_get(data, "processing", "max_running", int),
+        max_queued=_get(data, "processing", "max_queued", int),
+        time_chunk=_get(data, "processing", "time_chunk", int),
+        base_dir=base_dir,
+        roots=_roots(data, base_dir),
+        sources=tuple(sources),
+    )

@@ -1,0 +1,56 @@
+"""Typed errors raised by the inventory, the operations and the output writers.
+
+They carry the name of the request input they concern, so that the WPS layer can turn
+each into the right OGC exception in one place (``cp4cds_wps.processes.common``).
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base class of the errors a user's request can cause."""
+
+
+class InvalidParameter(ServiceError):
+    """An input has a value the service cannot use.
+
+    Parameters
+    ----------
+    name
+        The request input concerned (e.g. ``"time"``).
+    reason
+        What is wrong, in words a user understands.
+    """
+
+    def __init__(self, name: str, reason: str):
+        self.name = name
+        self.reason = reason
+        super().__init__(f"{name}: {reason}")
+
+
+class MissingParameter(ServiceError):
+    """A required input was not given."""
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(f"{name}: a value is required")
+
+
+class UnknownDataset(InvalidParameter):
+    """A dataset id is not in the inventory; ``suggestions`` holds the closest known ids."""
+
+    def __init__(self, dataset_id: str, suggestions: list[str], name: str = "collection"):
+        self.dataset_id = dataset_id
+        self.suggestions = suggestions
+        reason = f"unknown dataset id {dataset_id!r}"
+        if suggestions:
+            reason += "; did you mean: " + ", ".join(suggestions)
+        super().__init__(name, reason)
+
+
+class NoDataSelected(InvalidParameter):
+    """The request selects no data of the dataset (e.g. a time range outside it)."""
+
+
+class DatasetInconsistent(InvalidParameter):
+    """The files of a dataset overlap, leave gaps or disagree in grid where a request needs them."""

@@ -1,0 +1,42 @@
+"""Shared fixtures: the test archive (skipped when absent) and settings writing to tmp."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from cp4cds_wps.config import load_settings
+
+ARCHIVE_ENV = "CP4CDS_WPS_ARCHIVE__BASE_DIR"
+
+
+def _archive_dir() -> Path:
+    if os.environ.get(ARCHIVE_ENV):
+        return Path(os.environ[ARCHIVE_ENV])
+    return load_settings(env={}).base_dir
+
+
+@pytest.fixture(scope="session")
+def archive_dir() -> Path:
+    """The mini-esgf-data archive; tests using it are skipped when it is absent."""
+    path = _archive_dir()
+    if not (path / "badc").is_dir():
+        pytest.skip(
+            f"test archive not found at {path}: set {ARCHIVE_ENV} to a mini-esgf-data checkout"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def settings_env(tmp_path_factory, archive_dir) -> dict[str, str]:
+    """Environment that points a service at the test archive and a fresh var dir."""
+    var_dir = tmp_path_factory.mktemp("var")
+    return {ARCHIVE_ENV: str(archive_dir), "CP4CDS_WPS_PATHS__VAR_DIR": str(var_dir)}
+
+
+@pytest.fixture(scope="session")
+def settings(settings_env):
+    """Settings of a service on the test archive, writing below a temporary folder."""
+    return load_settings(env=settings_env)
