@@ -13,6 +13,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -252,3 +253,9 @@ def load_settings(
         roots=_roots(data, base_dir),
         sources=tuple(sources),
     )
+
+
+@cache
+def get_settings() -> Settings:
+    """Settings of this process, loaded once from the defaults, ``CP4CDS_WPS_CONFIG`` and env."""
+    return load_settings()

@@ -1,0 +1,35 @@
+# Two commands for a fresh machine: `make start` and `make test` (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+
+.PHONY: install start stop status test lint notebook-check clean
+
+$(BIN)/cp4cds-wps: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test,notebooks]"
+	touch $@
+
+install: $(BIN)/cp4cds-wps
+
+## start the service in the foreground on http://127.0.0.1:5000/wps (the test archive)
+start: install
+	$(BIN)/cp4cds-wps start
+
+stop:
+	$(BIN)/cp4cds-wps stop
+
+status:
+	$(BIN)/cp4cds-wps status
+
+## run the linters and the whole test suite
+test: install lint
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check cp4cds_wps tests
+	$(BIN)/ruff format --check cp4cds_wps tests
+
+clean:
+	rm -rf var
