@@ -23,7 +23,15 @@ ENV_CONFIG = "CP4CDS_WPS_CONFIG"
 ENV_PREFIX = "CP4CDS_WPS_"
 
 #: Projects the inventory knows a DRS template for.
-PROJECTS = ("cmip5", "cmip6", "cordex", "c3s-cmip5", "c3s-cordex", "c3s-cica-atlas")
+PROJECTS = (
+    "cmip5",
+    "cmip6",
+    "cordex",
+    "c3s-cmip5",
+    "c3s-cmip6",
+    "c3s-cordex",
+    "c3s-cica-atlas",
+)
 
 
 class ConfigError(ValueError):

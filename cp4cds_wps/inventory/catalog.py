@@ -1,0 +1,388 @@
+"""The inventory: datasets of the archive roots recorded in SQLite and looked up by id.
+
+The store is safe to share between processes (gunicorn workers, forked jobs): each call
+opens its own connection, the database runs in WAL mode, and a scan writes in one
+transaction.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import json
+import os
+import sqlite3
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+from cp4cds_wps.config import Root, Settings
+from cp4cds_wps.errors import UnknownDataset
+from cp4cds_wps.inventory import drs
+from cp4cds_wps.inventory.records import Dataset, FileRecord, Issue, ScanReport
+from cp4cds_wps.inventory.scan import (
+    FileHeader,
+    FoundFile,
+    assemble,
+    read_header,
+    read_md5,
+    walk_roots,
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    root TEXT NOT NULL, relpath TEXT NOT NULL, dataset_id TEXT NOT NULL, path TEXT NOT NULL,
+    size INTEGER NOT NULL, mtime REAL NOT NULL, md5 TEXT,
+    start_time TEXT, end_time TEXT, n_times INTEGER NOT NULL, calendar TEXT,
+    step_days REAL, grid TEXT, realm TEXT, problem TEXT,
+    PRIMARY KEY (root, relpath)
+);
+CREATE INDEX IF NOT EXISTS files_dataset ON files (dataset_id);
+CREATE TABLE IF NOT EXISTS datasets (
+    id TEXT PRIMARY KEY, base_id TEXT NOT NULL, project TEXT NOT NULL, version TEXT NOT NULL,
+    variable TEXT, start_time TEXT, end_time TEXT, calendar TEXT, size INTEGER NOT NULL,
+    facets TEXT NOT NULL, issues TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS datasets_base ON datasets (base_id);
+CREATE TABLE IF NOT EXISTS facets (
+    dataset_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (dataset_id, name)
+);
+CREATE INDEX IF NOT EXISTS facets_value ON facets (name, value);
+CREATE TABLE IF NOT EXISTS aliases (alias TEXT PRIMARY KEY, dataset_id TEXT NOT NULL);
+"""
+_FILE_COLUMNS = (
+    "root, relpath, dataset_id, path, size, mtime, md5, start_time, end_time, n_times, "
+    "calendar, step_days, grid, realm, problem"
+)
+_MAX_SUGGESTIONS = 5
+
+
+class Inventory:
+    """The datasets below the configured archive roots.
+
+    Parameters
+    ----------
+    db_path
+        The SQLite file (created with its folder on first use).
+    roots
+        The archive roots; roots listed first win when two hold the same dataset id.
+    """
+
+    def __init__(self, db_path: Path, roots: Sequence[Root]):
+        self.db_path = Path(db_path)
+        self.roots = tuple(roots)
+        self._ready = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Inventory:
+        """Return the inventory of a service's settings (``inventory_db`` and ``roots``)."""
+        return cls(settings.inventory_db, settings.roots)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        if not self._ready:
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(self.db_path, timeout=60)) as conn:
+            conn.row_factory = sqlite3.Row
+            if not self._ready:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(_SCHEMA)
+                self._ready = True
+            with conn:
+                yield conn
+
+    # -- scanning --------------------------------------------------------------------------
+
+    def scan(self) -> ScanReport:
+        """Scan the roots and bring the database up to date.
+
+        Files whose size and modification time are unchanged are not read again; new and
+        changed files are read, removed ones dropped, and a dataset left without files is
+        removed.
+
+        Returns
+        -------
+        ScanReport
+            Counts of files and datasets, and warnings (missing roots, links pointing
+            outside the roots, files that do not fit the DRS).
+        """
+        began = time.monotonic()
+        walk = walk_roots(self.roots)
+        with self._connect() as conn:
+            stored = {
+                (row["root"], row["relpath"]): row
+                for row in conn.execute(f"SELECT {_FILE_COLUMNS} FROM files")
+            }
+            by_dataset: dict[str, list[tuple[FileRecord, FileHeader]]] = defaultdict(list)
+            facets: dict[str, dict[str, str]] = {}
+            touched: set[str] = set()
+            counts = {"added": 0, "changed": 0, "unchanged": 0}
+            for found in walk.files:
+                key = (found.root, found.relpath)
+                record, header, state = self._record(found, stored.pop(key, None))
+                counts[state] += 1
+                by_dataset[found.dataset_id].append((record, header))
+                facets[found.dataset_id] = found.facets
+                if state != "unchanged":
+                    touched.add(found.dataset_id)
+                    _write_file(conn, found.dataset_id, record, header)
+            for (root, relpath), row in stored.items():
+                conn.execute("DELETE FROM files WHERE root = ? AND relpath = ?", (root, relpath))
+                touched.add(row["dataset_id"])
+            removed = 0
+            for dataset_id in touched:
+                if dataset_id in by_dataset:
+                    dataset = assemble(dataset_id, facets[dataset_id], by_dataset[dataset_id])
+                    _write_dataset(conn, dataset)
+                else:
+                    removed += _delete_dataset(conn, dataset_id)
+            conn.execute("DELETE FROM aliases")
+            conn.executemany("INSERT INTO aliases VALUES (?, ?)", walk.aliases.items())
+            total = conn.execute("SELECT count(*) FROM datasets").fetchone()[0]
+        return ScanReport(
+            files_added=counts["added"],
+            files_changed=counts["changed"],
+            files_removed=len(stored),
+            files_unchanged=counts["unchanged"],
+            datasets=total,
+            datasets_updated=len(touched) - removed,
+            datasets_removed=removed,
+            duplicates_skipped=walk.duplicates,
+            seconds=time.monotonic() - began,
+            warnings=tuple(walk.warnings),
+        )
+
+    @staticmethod
+    def _record(found: FoundFile, row: sqlite3.Row | None) -> tuple[FileRecord, FileHeader, str]:
+        """Return the file's record and header, read again only when it changed."""
+        stat = os.stat(found.path)
+        unchanged = (
+            row is not None
+            and row["size"] == stat.st_size
+            and row["mtime"] == stat.st_mtime
+            and row["dataset_id"] == found.dataset_id
+            and row["path"] == str(found.path)
+        )
+        if unchanged:
+            return _file_record(row), _file_header(row), "unchanged"
+        header = read_header(found.path, found.facets["variable"])
+        record = FileRecord(
+            path=found.path,
+            root=found.root,
+            relpath=found.relpath,
+            size=stat.st_size,
+            mtime=stat.st_mtime,
+            md5=read_md5(found.path),
+            start=header.start,
+            end=header.end,
+            n_times=header.n_times,
+        )
+        return record, header, "added" if row is None else "changed"
+
+    def count(self) -> int:
+        """Number of datasets recorded."""
+        with self._connect() as conn:
+            return conn.execute("SELECT count(*) FROM datasets").fetchone()[0]
+
+    def ensure_scanned(self) -> ScanReport | None:
+        """Scan when the database holds no dataset yet; return the report, or None."""
+        return self.scan() if self.count() == 0 else None
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def get(self, dataset_id: str) -> Dataset:
+        """Return the dataset an id names.
+
+        Accepted: the exact id; the project prefix in any case; an id without version
+        (the newest version); version ``latest`` (the version a ``latest`` link points to,
+        a real ``latest`` folder, else the newest version).
+
+        Raises
+        ------
+        UnknownDataset
+            With up to 5 of the closest known ids as suggestions.
+        """
+        wanted = drs.canonical_id(dataset_id.strip())
+        with self._connect() as conn:
+            found = self._resolve(conn, wanted)
+            if found is None:
+                known = [row[0] for row in conn.execute("SELECT id FROM datasets")]
+                close = difflib.get_close_matches(wanted, known, n=_MAX_SUGGESTIONS, cutoff=0.6)
+                raise UnknownDataset(dataset_id, close)
+            return self._load(conn, [found])[0]
+
+    @staticmethod
+    def _resolve(conn: sqlite3.Connection, wanted: str) -> str | None:
+        row = conn.execute("SELECT id FROM datasets WHERE id = ?", (wanted,)).fetchone()
+        if row is None:
+            row = conn.execute("SELECT dataset_id FROM aliases WHERE alias = ?", (wanted,))
+            row = row.fetchone()
+        if row is not None:
+            return row[0]
+        try:
+            facets = drs.parse_id(wanted)
+        except ValueError:
+            return None
+        if facets.get("version", "latest") != "latest":
+            return None
+        base = drs.build_id(facets, with_version=False)
+        versions = conn.execute("SELECT id, version FROM datasets WHERE base_id = ?", (base,))
+        newest = max(versions, key=lambda r: drs.version_key(r["version"]), default=None)
+        return None if newest is None else newest["id"]
+
+    def list(self, pattern: str | None = None, **facets: str) -> list[Dataset]:
+        """Return the datasets, all or those whose id matches and whose facets equal.
+
+        Parameters
+        ----------
+        pattern
+            A shell-style pattern on the id (``fnmatch``, case-sensitive), e.g.
+            ``"CMIP6.*.tas.*"``.
+        **facets
+            Facet values the datasets must have, e.g. ``project="cmip6"``,
+            ``frequency="day"``.
+
+        Returns
+        -------
+        list of Dataset
+            Sorted by id.
+        """
+        query = "SELECT id FROM datasets"
+        args: list[str] = []
+        for name, value in facets.items():
+            query += " INTERSECT SELECT dataset_id FROM facets WHERE name = ? AND value = ?"
+            args += [name, value]
+        with self._connect() as conn:
+            ids = sorted(row[0] for row in conn.execute(query, args))
+            if pattern is not None:
+                ids = [i for i in ids if fnmatch.fnmatchcase(i, pattern)]
+            return self._load(conn, ids)
+
+    def file_path(self, root: str, relpath: str) -> Path | None:
+        """Return the absolute path of a recorded file, or None when it is not recorded."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT path FROM files WHERE root = ? AND relpath = ?", (root, relpath)
+            ).fetchone()
+        return None if row is None else Path(row[0])
+
+    @staticmethod
+    def _load(conn: sqlite3.Connection, ids: Sequence[str]) -> list[Dataset]:
+        """Read datasets with their files, in the order of ``ids``."""
+        if not ids:
+            return []
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (id TEXT PRIMARY KEY)")
+        conn.execute("DELETE FROM wanted")
+        conn.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", ((i,) for i in ids))
+        files = defaultdict(list)
+        rows = conn.execute(
+            f"SELECT {_FILE_COLUMNS} FROM files WHERE dataset_id IN (SELECT id FROM wanted)"
+        )
+        for row in rows:
+            files[row["dataset_id"]].append(_file_record(row))
+        datasets = {}
+        for row in conn.execute("SELECT * FROM datasets WHERE id IN (SELECT id FROM wanted)"):
+            ordered = sorted(
+                files[row["id"]], key=lambda r: (r.start is None, r.start or "", r.relpath)
+            )
+            datasets[row["id"]] = Dataset(
+                id=row["id"],
+                project=row["project"],
+                version=row["version"],
+                facets=json.loads(row["facets"]),
+                variable=row["variable"],
+                files=tuple(ordered),
+                start=row["start_time"],
+                end=row["end_time"],
+                calendar=row["calendar"],
+                size=row["size"],
+                issues=tuple(
+                    Issue(text, tuple(files)) for text, files in json.loads(row["issues"])
+                ),
+            )
+        return [datasets[i] for i in ids if i in datasets]
+
+
+def _file_record(row: sqlite3.Row) -> FileRecord:
+    return FileRecord(
+        path=Path(row["path"]),
+        root=row["root"],
+        relpath=row["relpath"],
+        size=row["size"],
+        mtime=row["mtime"],
+        md5=row["md5"],
+        start=row["start_time"],
+        end=row["end_time"],
+        n_times=row["n_times"],
+    )
+
+
+def _file_header(row: sqlite3.Row) -> FileHeader:
+    return FileHeader(
+        start=row["start_time"],
+        end=row["end_time"],
+        n_times=row["n_times"],
+        calendar=row["calendar"],
+        step_days=row["step_days"],
+        grid=row["grid"],
+        realm=row["realm"],
+        problem=row["problem"],
+    )
+
+
+def _write_file(
+    conn: sqlite3.Connection, dataset_id: str, record: FileRecord, header: FileHeader
+) -> None:
+    conn.execute(
+        f"INSERT OR REPLACE INTO files ({_FILE_COLUMNS}) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            record.root,
+            record.relpath,
+            dataset_id,
+            str(record.path),
+            record.size,
+            record.mtime,
+            record.md5,
+            header.start,
+            header.end,
+            header.n_times,
+            header.calendar,
+            header.step_days,
+            header.grid,
+            header.realm,
+            header.problem,
+        ),
+    )
+
+
+def _write_dataset(conn: sqlite3.Connection, dataset: Dataset) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            dataset.id,
+            drs.build_id(dataset.facets, with_version=False),
+            dataset.project,
+            dataset.version,
+            dataset.variable,
+            dataset.start,
+            dataset.end,
+            dataset.calendar,
+            dataset.size,
+            json.dumps(dataset.facets, sort_keys=True),
+            json.dumps([[issue, issue.files] for issue in dataset.issues]),
+        ),
+    )
+    conn.execute("DELETE FROM facets WHERE dataset_id = ?", (dataset.id,))
+    conn.executemany(
+        "INSERT INTO facets VALUES (?, ?, ?)",
+        ((dataset.id, name, value) for name, value in dataset.facets.items()),
+    )
+
+
+def _delete_dataset(conn: sqlite3.Connection, dataset_id: str) -> int:
+    conn.execute("DELETE FROM facets WHERE dataset_id = ?", (dataset_id,))
+    return conn.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,)).rowcount

@@ -1,0 +1,147 @@
+"""DRS paths to facets and ids, and ids back to facets."""
+
+from __future__ import annotations
+
+import pytest
+
+from cp4cds_wps.inventory import drs
+
+
+def _parts(path: str) -> list[str]:
+    return path.split("/")
+
+
+CMIP6_DIRS = _parts("CMIP/IPSL/IPSL-CM6A-LR/historical/r1i1p1f1/Amon/rlds/gr/v20180803")
+
+
+def test_cmip6_path_gives_facets_and_esgf_id():
+    facets = drs.facets_from_path("cmip6", CMIP6_DIRS, "rlds.nc", {})
+    assert drs.build_id(facets) == (
+        "CMIP6.CMIP.IPSL.IPSL-CM6A-LR.historical.r1i1p1f1.Amon.rlds.gr.v20180803"
+    )
+    assert facets["frequency"] == "mon"
+    assert facets["sub_experiment"] == "none"
+    assert facets["model"] == "IPSL-CM6A-LR"
+    assert facets["grid"] == "gr"
+
+
+def test_dcpp_member_keeps_sub_experiment():
+    dirs = _parts("DCPP/MOHC/HadGEM3/dcppA-hindcast/s1960-r2i1p1f2/day/tasmin/gn/v20200417")
+    facets = drs.facets_from_path("cmip6", dirs, "x.nc", {})
+    assert facets["member"] == "s1960-r2i1p1f2"
+    assert facets["sub_experiment"] == "s1960"
+    assert facets["frequency"] == "day"
+
+
+def test_files_dnnn_layout_is_version_vnnn():
+    dirs = _parts("ScenarioMIP/MIROC/MIROC6/ssp119/r1i1p1f1/Amon/ta/gn/files/d20190807")
+    facets = drs.facets_from_path("cmip6", dirs, "ta.nc", {})
+    assert facets["version"] == "v20190807"
+    assert drs.build_id(facets).endswith(".Amon.ta.gn.v20190807")
+
+
+@pytest.mark.parametrize(
+    ("table", "frequency"),
+    [
+        ("Amon", "mon"),
+        ("SImon", "mon"),
+        ("AERmon", "mon"),
+        ("Omon", "mon"),
+        ("day", "day"),
+        ("SIday", "day"),
+        ("fx", "fx"),
+        ("Ofx", "fx"),
+        ("6hrPlevPt", "6hrPt"),
+        ("3hr", "3hr"),
+        ("Oyr", "yr"),
+        ("Oclim", "monC"),
+    ],
+)
+def test_frequency_from_cmip6_table(table, frequency):
+    assert drs.frequency_from_table(table) == frequency
+
+
+def test_cmip5_and_c3s_cmip5_differ_in_version_position():
+    cmip5 = _parts("output1/MOHC/HadGEM2-ES/historical/mon/atmos/Amon/r1i1p1/latest/tas")
+    assert drs.build_id(drs.facets_from_path("cmip5", cmip5, "t.nc", {})) == (
+        "cmip5.output1.MOHC.HadGEM2-ES.historical.mon.atmos.Amon.r1i1p1.latest.tas"
+    )
+    c3s = _parts("ICHEC/EC-EARTH/historical/day/atmos/day/r1i1p1/tas/v20131231")
+    facets = drs.facets_from_path("c3s-cmip5", c3s, "t.nc", {"product": "output1"})
+    assert drs.build_id(facets) == (
+        "c3s-cmip5.output1.ICHEC.EC-EARTH.historical.day.atmos.day.r1i1p1.tas.v20131231"
+    )
+    assert facets["realm"] == "atmos"
+
+
+def test_cordex_model_is_the_rcm():
+    dirs = "output/EUR-11/KNMI/MPI-M-MPI-ESM-LR/rcp85/r1i1p1/KNMI-RACMO22E/v1/mon/tas/v20190625"
+    facets = drs.facets_from_path("cordex", dirs.split("/"), "t.nc", {})
+    assert drs.build_id(facets) == (
+        "cordex.output.EUR-11.KNMI.MPI-M-MPI-ESM-LR.rcp85.r1i1p1.KNMI-RACMO22E.v1.mon.tas.v20190625"
+    )
+    assert facets["model"] == "KNMI-RACMO22E"
+    assert facets["driving_model"] == "MPI-M-MPI-ESM-LR"
+    assert facets["rcm_version"] == "v1"
+    assert facets["domain"] == "EUR-11"
+
+
+def test_atlas_ids_follow_roocs():
+    with_expt = drs.facets_from_path(
+        "c3s-cica-atlas", ["CMIP5", "rcp26"], "pr_CMIP5_rcp26_mon_200601-210012.nc", {}
+    )
+    assert drs.build_id(with_expt) == "c3s-cica-atlas.pr.CMIP5.rcp26.mon.v1"
+    no_expt = drs.facets_from_path("c3s-cica-atlas", ["E-OBS"], "t_E-OBS_mon_195001.nc", {})
+    assert drs.build_id(no_expt) == "c3s-cica-atlas.t.E-OBS.mon.v1"
+    assert drs.facets_from_path("c3s-cica-atlas", ["ERA5"], "psl_other_mon_1940.nc", {}) is None
+
+
+def test_path_not_fitting_the_drs_is_refused():
+    assert drs.facets_from_path("cmip6", CMIP6_DIRS[:-1], "x.nc", {}) is None
+    assert drs.facets_from_path("cmip6", [*CMIP6_DIRS[:-1], "notaversion"], "x.nc", {}) is None
+
+
+@pytest.mark.parametrize(
+    "dataset_id",
+    [
+        "CMIP6.CMIP.IPSL.IPSL-CM6A-LR.historical.r1i1p1f1.Amon.rlds.gr.v20180803",
+        "cmip5.output1.MOHC.HadGEM2-ES.historical.mon.atmos.Amon.r1i1p1.latest.tas",
+        "c3s-cmip5.output1.ICHEC.EC-EARTH.historical.day.atmos.day.r1i1p1.tas.v20131231",
+        "c3s-cordex.output.EUR-11.IPSL.MOHC-HadGEM2-ES.rcp85.r1i1p1.IPSL-WRF381P.v1.day.psl.v1",
+        "c3s-cmip6.CMIP.IPSL.IPSL-CM6A-LR.historical.r1i1p1f1.Amon.rlds.gr.v20180803",
+        "c3s-cica-atlas.pr.CMIP5.rcp26.mon.v1",
+        "c3s-cica-atlas.psl.ERA5.mon.v1",
+    ],
+)
+def test_parse_id_round_trips(dataset_id):
+    assert drs.build_id(drs.parse_id(dataset_id)) == dataset_id
+
+
+def test_parse_id_without_version_and_any_prefix_case():
+    facets = drs.parse_id("cmip6.CMIP.IPSL.IPSL-CM6A-LR.historical.r1i1p1f1.Amon.rlds.gr")
+    assert facets["project"] == "cmip6"
+    assert "version" not in facets
+    assert drs.parse_id("c3s-cica-atlas.psl.ERA5.mon") == {
+        "project": "c3s-cica-atlas",
+        "variable": "psl",
+        "origin": "ERA5",
+        "frequency": "mon",
+    }
+
+
+def test_parse_id_errors_name_the_problem():
+    with pytest.raises(ValueError, match="known project"):
+        drs.parse_id("CMIP7.CMIP.x")
+    with pytest.raises(ValueError, match="has 3 parts"):
+        drs.parse_id("CMIP6.CMIP.IPSL.IPSL-CM6A-LR")
+
+
+def test_newest_version_sorts_last():
+    versions = ["v20190101", "v9", "latest", "v20200101"]
+    assert sorted(versions, key=drs.version_key) == ["v9", "v20190101", "v20200101", "latest"]
+
+
+def test_every_configurable_project_has_a_template():
+    from cp4cds_wps.config import PROJECTS
+
+    assert set(PROJECTS) == set(drs.TEMPLATES) == set(drs.PREFIXES)
