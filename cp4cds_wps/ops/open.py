@@ -1,0 +1,65 @@
+"""Open the files of one dataset as a single lazy (dask-backed) xarray Dataset."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import xarray as xr
+
+from cp4cds_wps.errors import DatasetInconsistent
+
+__all__ = ["open_dataset"]
+
+
+def open_dataset(paths: Sequence[str | Path], *, time_chunk: int = 120) -> xr.Dataset:
+    """Open one dataset's files (already in time order) lazily with dask.
+
+    Times are decoded to cftime objects whatever the calendar (360_day, noleap, gregorian,
+    proleptic_gregorian, ...), so that selections behave the same in all calendars. Variables
+    without a time dimension (bounds such as ``lat_bnds``, grid variables) are taken from the
+    first file and do not gain a time dimension. Attributes and encodings (``units``,
+    ``calendar``, ``_FillValue``, ``bounds``) are those of the files, so that a writer can
+    produce a faithful CF file.
+
+    Parameters
+    ----------
+    paths
+        The dataset's netCDF files in time order; one file, or an fx dataset without time,
+        is fine.
+    time_chunk
+        Time steps per dask chunk. The archive's files often store one step per netCDF chunk;
+        using those chunks makes every operation tens of times slower.
+
+    Returns
+    -------
+    xarray.Dataset
+        The dataset, nothing loaded but coordinates.
+
+    Raises
+    ------
+    ValueError
+        When ``paths`` is empty.
+    DatasetInconsistent
+        When the files cannot be combined into one dataset along time (overlapping or
+        unordered times, different variables).
+    """
+    if not paths:
+        raise ValueError("open_dataset needs at least one file")
+    try:
+        return xr.open_mfdataset(
+            [str(p) for p in paths],
+            chunks={"time": time_chunk},
+            combine="by_coords",
+            data_vars="minimal",
+            coords="minimal",
+            compat="override",
+            join="override",
+            combine_attrs="override",
+            decode_times=xr.coders.CFDatetimeCoder(use_cftime=True),
+            decode_timedelta=False,
+        )
+    except ValueError as exc:
+        raise DatasetInconsistent(
+            "collection", f"the dataset's {len(paths)} files cannot be combined along time: {exc}"
+        ) from exc
