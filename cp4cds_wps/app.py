@@ -1,0 +1,141 @@
+"""The WSGI application: ``/wps``, ``/outputs``, ``/data`` and ``/health`` in one app.
+
+``create_app()`` is what gunicorn runs (``cp4cds-wps start``); it reads the settings from
+the defaults, ``CP4CDS_WPS_CONFIG`` and the environment.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+from pathlib import Path
+
+from pywps import Service
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.middleware.shared_data import SharedDataMiddleware
+from werkzeug.routing import Map, Rule
+from werkzeug.utils import send_file
+from werkzeug.wrappers import Request, Response
+
+from cp4cds_wps import __version__
+from cp4cds_wps.config import Settings, get_settings
+from cp4cds_wps.inventory import Inventory
+from cp4cds_wps.processes import processes
+
+
+def pywps_config(settings: Settings) -> configparser.ConfigParser:
+    """PyWPS's configuration derived from ours (one source of truth)."""
+    cfg = configparser.ConfigParser(interpolation=None)
+    cfg["metadata:main"] = {
+        "identification_title": "cp4cds-wps",
+        "identification_abstract": "Subset, average and regrid climate model data of an "
+        "ESGF archive (CMIP5, CMIP6, CORDEX, C3S) where it is stored.",
+        "identification_keywords": "WPS,climate,CMIP6,CMIP5,CORDEX,C3S,subset",
+        "provider_name": "cp4cds-wps",
+    }
+    cfg["server"] = {
+        "url": settings.wps_url,
+        "outputurl": settings.output_url,
+        "outputpath": str(settings.output_dir),
+        "workdir": str(settings.work_dir),
+        "parallelprocesses": str(settings.max_running),
+        "maxprocesses": str(settings.max_running + settings.max_queued),
+        "maxsingleinputsize": "10mb",
+        "maxrequestsize": "20mb",
+        "allowedinputpaths": "",
+        "cleantempdir": "true",
+    }
+    cfg["processing"] = {"mode": "default"}
+    cfg["logging"] = {
+        "level": "INFO",
+        "file": str(settings.var_dir / "log" / "pywps.log"),
+        "database": f"sqlite:///{settings.jobs_db}",
+    }
+    return cfg
+
+
+def prepare(settings: Settings) -> Path:
+    """Create folders, write PyWPS's config file and create its job database.
+
+    Call this once before worker processes start: concurrent first requests would otherwise
+    race to create the database tables.
+
+    Returns
+    -------
+    Path
+        The PyWPS configuration file.
+    """
+    for folder in (settings.output_dir, settings.work_dir, settings.var_dir / "log"):
+        folder.mkdir(parents=True, exist_ok=True)
+    settings.jobs_db.parent.mkdir(parents=True, exist_ok=True)
+    path = settings.var_dir / "pywps.cfg"
+    with path.open("w") as fh:
+        pywps_config(settings).write(fh)
+
+    from pywps import configuration, dblog
+
+    configuration.load_configuration([str(path)])
+    dblog.get_session().close()
+    return path
+
+
+class Frontend:
+    """Everything beside the WPS itself: landing page, health, archive files."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.inventory = Inventory.from_settings(settings)
+        self.urls = Map(
+            [
+                Rule("/", endpoint="index"),
+                Rule("/health", endpoint="health"),
+                Rule("/data/<root>/<path:relpath>", endpoint="data"),
+            ]
+        )
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        try:
+            endpoint, args = self.urls.bind_to_environ(environ).match()
+            response = getattr(self, endpoint)(request, **args)
+        except HTTPException as err:
+            response = err
+        return response(environ, start_response)
+
+    def index(self, request: Request) -> Response:
+        links = {
+            "wps": self.settings.wps_url,
+            "outputs": self.settings.output_url,
+            "health": f"{self.settings.url}/health",
+        }
+        return _json({"service": "cp4cds-wps", "version": __version__, "links": links})
+
+    def health(self, request: Request) -> Response:
+        checks = {
+            "inventory": self.inventory.count() > 0,
+            "outputs": os.access(self.settings.output_dir, os.W_OK),
+            "jobs_db": self.settings.jobs_db.exists(),
+        }
+        ok = all(checks.values())
+        return _json({"status": "ok" if ok else "fail", "checks": checks}, 200 if ok else 503)
+
+    def data(self, request: Request, root: str, relpath: str) -> Response:
+        path = self.inventory.file_path(root, relpath)
+        if path is None:
+            raise NotFound(f"no archive file {root}/{relpath}")
+        return send_file(path, request.environ, mimetype="application/x-netcdf")
+
+
+def _json(body: dict, status: int = 200) -> Response:
+    return Response(json.dumps(body, indent=2), status=status, mimetype="application/json")
+
+
+def create_app(settings: Settings | None = None):
+    """Build the WSGI application of the service."""
+    settings = settings or get_settings()
+    cfg_file = prepare(settings)
+    service = Service(processes=processes(), cfgfiles=[str(cfg_file)])
+    app = DispatcherMiddleware(Frontend(settings), {"/wps": service})
+    return SharedDataMiddleware(app, {"/outputs": str(settings.output_dir)})
