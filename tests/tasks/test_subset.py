@@ -166,3 +166,26 @@ def test_original_files_cannot_be_combined_with_processing(inventory):
     )
     with pytest.raises(InvalidParameter, match="original_files"):
         plan_subset(request, inventory)
+
+
+def test_progress_is_reported_per_dataset(inventory, tmp_path):
+    ids = (
+        "cmip5.output1.MOHC.HadGEM2-ES.historical.mon.atmos.Amon.r1i1p1.latest.tas",
+        "cmip5.output1.MOHC.HadGEM2-ES.historical.mon.land.Lmon.r1i1p1.latest.rh",
+    )
+    request = SubsetRequest(collection=ids, time=parse_time("1950/1951"))
+    seen = []
+    run_subset(
+        request,
+        plan_subset(request, inventory),
+        out_dir=tmp_path / "job",
+        out_url="http://test/outputs/job",
+        data_url="http://test/data",
+        time_chunk=120,
+        progress=lambda percent, message: seen.append((percent, message)),
+    )
+    assert seen == [
+        (0, f"subsetting {ids[0]}"),
+        (50, f"subsetting {ids[1]}"),
+        (100, "subset done: 2 file(s)"),
+    ]

@@ -1,0 +1,48 @@
+"""The operator's command line: inventory commands, config errors, status."""
+
+from __future__ import annotations
+
+import pytest
+
+from cp4cds_wps.cli import main
+
+RLDS = "CMIP6.CMIP.IPSL.IPSL-CM6A-LR.historical.r1i1p1f1.Amon.rlds.gr.v20180803"
+
+
+@pytest.fixture
+def env(monkeypatch, settings_env):
+    for name, value in settings_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CP4CDS_WPS_CONFIG", "")  # the CLI exports --config; restore it after
+
+
+def test_inventory_scan_list_and_show(env, capsys):
+    assert main(["inventory", "scan"]) == 0
+    assert "datasets" in capsys.readouterr().out
+
+    assert main(["inventory", "list", "CMIP6.CMIP.IPSL.*"]) == 0
+    listing = capsys.readouterr().out
+    assert RLDS in listing
+    assert "cmip5." not in listing
+
+    assert main(["inventory", "show", RLDS]) == 0
+    shown = capsys.readouterr().out
+    assert "rlds_Amon_IPSL-CM6A-LR_historical_r1i1p1f1_gr_185001-201412.nc" in shown
+    assert "overlap" in shown.lower()  # the single-step file repeats the first month
+
+
+def test_show_unknown_id_suggests_close_ones(env, capsys):
+    assert main(["inventory", "show", RLDS.replace("rlds", "rldz")]) == 2
+    assert RLDS in capsys.readouterr().err
+
+
+def test_invalid_config_stops_start_naming_the_key(env, tmp_path, capsys):
+    config = tmp_path / "bad.toml"
+    config.write_text("[server]\nworkers = 'two'\n")
+    assert main(["start", "--config", str(config)]) == 2
+    assert "[server] workers must be an integer" in capsys.readouterr().err
+
+
+def test_status_of_a_stopped_service(env, capsys):
+    assert main(["status"]) == 3
+    assert "not running" in capsys.readouterr().out
