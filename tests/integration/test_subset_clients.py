@@ -37,7 +37,12 @@ def expected_tas(archive_dir: Path) -> xr.DataArray:
     files = sorted((archive_dir / CMIP5_TAS_DIR).glob("*.nc"))
     coder = xr.coders.CFDatetimeCoder(use_cftime=True)
     ds = xr.open_mfdataset(
-        files, decode_times=coder, combine="by_coords", data_vars="minimal", compat="override"
+        files,
+        decode_times=coder,
+        combine="by_coords",
+        data_vars="minimal",
+        coords="minimal",
+        compat="override",
     )
     tas = ds.tas.sel(time=slice("1900-01-01", "1920-12-30"))
     return tas.where((tas.lon >= 100) & (tas.lon <= 200), drop=True).where(
