@@ -40,8 +40,8 @@ def pywps_config(settings: Settings) -> configparser.ConfigParser:
         "outputurl": settings.output_url,
         "outputpath": str(settings.output_dir),
         "workdir": str(settings.work_dir),
-        "parallelprocesses": str(settings.max_running),
-        "maxprocesses": str(settings.max_running + settings.max_queued),
+        "parallelprocesses": str(settings.jobs.max_running),
+        "maxprocesses": str(settings.jobs.max_running + settings.jobs.max_queued),
         "maxsingleinputsize": "10mb",
         "maxrequestsize": "20mb",
         "allowedinputpaths": "",
@@ -51,7 +51,7 @@ def pywps_config(settings: Settings) -> configparser.ConfigParser:
     cfg["logging"] = {
         "level": "INFO",
         "file": str(settings.var_dir / "log" / "pywps.log"),
-        "database": f"sqlite:///{settings.jobs_db}",
+        "database": settings.jobs.database,
     }
     return cfg
 

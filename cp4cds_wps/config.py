@@ -48,6 +48,25 @@ class Root:
     fixed: Mapping[str, str] = field(default_factory=dict)
 
 
+BACKENDS = ("local", "slurm", "dask")
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """How asynchronous jobs are stored, limited and run."""
+
+    backend: str
+    database: str
+    max_running: int
+    max_queued: int
+    wall_time: int
+    memory_mb: int
+    heartbeat_timeout: int
+    retention_days: int
+    slurm_options: str
+    dask_scheduler: str
+
+
 @dataclass(frozen=True)
 class Settings:
     """All settings of one service instance."""
@@ -62,9 +81,8 @@ class Settings:
     work_dir: Path
     inventory_db: Path
     jobs_db: Path
-    max_running: int
-    max_queued: int
     time_chunk: int
+    jobs: JobSettings
     base_dir: Path
     roots: tuple[Root, ...]
     sources: tuple[Path, ...] = ()
@@ -156,7 +174,7 @@ def _get(data: Mapping[str, Any], section: str, key: str, kind: type) -> Any:
             value = int(value)
         except (TypeError, ValueError) as err:
             raise ConfigError(f"[{section}] {key} must be an integer, got {value!r}") from err
-        if value < 0 or (value == 0 and key not in ("max_queued",)):
+        if value <= 0:
             raise ConfigError(f"[{section}] {key} must be positive, got {value}")
         return value
     if not isinstance(value, str):
@@ -195,6 +213,31 @@ def _roots(data: Mapping[str, Any], base_dir: Path) -> tuple[Root, ...]:
     if len(set(names)) != len(names):
         raise ConfigError("[archive] roots names must be unique")
     return tuple(roots)
+
+
+def _jobs(data: Mapping[str, Any], jobs_db: Path) -> JobSettings:
+    backend = _get(data, "jobs", "backend", str)
+    if backend not in BACKENDS:
+        raise ConfigError(f"[jobs] backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    database = _get(data, "jobs", "database", str) or f"sqlite:///{jobs_db}"
+    if not database.startswith(("sqlite:///", "postgresql")):
+        raise ConfigError(
+            f"[jobs] database must be a sqlite:/// or postgresql URL, got {database!r}"
+        )
+    if backend == "dask" and not _get(data, "jobs", "dask_scheduler", str):
+        raise ConfigError("[jobs] dask_scheduler must be set when backend is dask")
+    ints = {
+        key: _get(data, "jobs", key, int)
+        for key in ("max_running", "max_queued", "wall_time", "memory_mb", "heartbeat_timeout",
+                    "retention_days")
+    }  # fmt: skip
+    return JobSettings(
+        backend=backend,
+        database=database,
+        slurm_options=_get(data, "jobs", "slurm_options", str),
+        dask_scheduler=_get(data, "jobs", "dask_scheduler", str),
+        **ints,
+    )
 
 
 def load_settings(
@@ -243,6 +286,7 @@ def load_settings(
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"[server] url must start with http:// or https://, got {url!r}")
     base_dir = Path(_get(data, "archive", "base_dir", str))
+    jobs_db = path_setting("jobs_db", var_dir / "jobs.sqlite")
     return Settings(
         bind=bind,
         port=port,
@@ -253,10 +297,9 @@ def load_settings(
         output_dir=path_setting("output_dir", var_dir / "outputs"),
         work_dir=path_setting("work_dir", var_dir / "work"),
         inventory_db=path_setting("inventory_db", var_dir / "inventory.sqlite"),
-        jobs_db=path_setting("jobs_db", var_dir / "jobs.sqlite"),
-        max_running=_get(data, "processing", "max_running", int),
-        max_queued=_get(data, "processing", "max_queued", int),
+        jobs_db=jobs_db,
         time_chunk=_get(data, "processing", "time_chunk", int),
+        jobs=_jobs(data, jobs_db),
         base_dir=base_dir,
         roots=_roots(data, base_dir),
         sources=tuple(sources),

@@ -52,7 +52,9 @@ def test_environment_overrides_file_and_defaults(tmp_path):
     [
         ("[server]\nport = 'many'\n", r"\[server\] port must be an integer"),
         ("[server]\nport = 70000\n", r"\[server\] port must be at most 65535"),
-        ("[processing]\nmax_running = 0\n", r"\[processing\] max_running must be positive"),
+        ("[jobs]\nmax_running = 0\n", r"\[jobs\] max_running must be positive"),
+        ("[jobs]\nbackend = 'pbs'\n", r"\[jobs\] backend must be one of local, slurm, dask"),
+        ("[jobs]\nbackend = 'dask'\n", r"\[jobs\] dask_scheduler must be set"),
         ("[server]\nurl = 'ftp://x'\n", r"\[server\] url must start with http"),
         ("[archive]\nroots = []\n", r"\[archive\] roots must list at least one root"),
         (
