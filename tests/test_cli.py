@@ -43,6 +43,7 @@ def test_invalid_config_stops_start_naming_the_key(env, tmp_path, capsys):
     assert "[server] workers must be an integer" in capsys.readouterr().err
 
 
-def test_status_of_a_stopped_service(env, capsys):
+def test_status_of_a_stopped_service(env, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("CP4CDS_WPS_PATHS__VAR_DIR", str(tmp_path))  # no pid file there
     assert main(["status"]) == 3
     assert "not running" in capsys.readouterr().out
