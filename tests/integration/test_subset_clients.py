@@ -121,19 +121,18 @@ def test_owslib_xml_post_async(wps_url, archive_dir, tmp_path):
     assert_same_values(xr.open_dataset(path, use_cftime=True), expected_tas(archive_dir))
 
 
+def execute_kvp(wps_url: str, inputs: dict[str, str], **params: str) -> requests.Response:
+    """A WPS 1.0.0 KVP Execute of ``subset`` as the Climate Data Store sends it."""
+    data_inputs = ";".join(f"{k}={urllib.parse.quote(v, safe='/,:')}" for k, v in inputs.items())
+    query = {"service": "WPS", "version": "1.0.0", "request": "Execute", "identifier": "subset"}
+    return requests.get(wps_url, params={**query, "DataInputs": data_inputs, **params}, timeout=120)
+
+
 def test_kvp_get_sync_execute(wps_url, archive_dir, tmp_path):
-    inputs = f"collection={CMIP5_TAS};time={TIME};area={AREA}"
-    response = requests.get(
+    response = execute_kvp(
         wps_url,
-        params={
-            "service": "WPS",
-            "version": "1.0.0",
-            "request": "Execute",
-            "identifier": "subset",
-            "DataInputs": inputs,
-            "ResponseDocument": "output=@asReference=true",
-        },
-        timeout=120,
+        {"collection": CMIP5_TAS, "time": TIME, "area": AREA},
+        ResponseDocument="output=@asReference=true",
     )
     assert response.status_code == 200
     doc = ET.fromstring(response.content)
@@ -197,18 +196,7 @@ def exception_of(response: requests.Response) -> tuple[str, str, str]:
     ],
 )
 def test_bad_input_is_an_ogc_exception_naming_the_input(wps_url, inputs, locator, text):
-    data_inputs = ";".join(f"{k}={urllib.parse.quote(v, safe='/,:')}" for k, v in inputs.items())
-    response = requests.get(
-        wps_url,
-        params={
-            "service": "WPS",
-            "version": "1.0.0",
-            "request": "Execute",
-            "identifier": "subset",
-            "DataInputs": data_inputs,
-        },
-        timeout=60,
-    )
+    response = execute_kvp(wps_url, inputs)
     assert response.status_code == 400
     code, where, message = exception_of(response)
     assert code == "InvalidParameterValue"
