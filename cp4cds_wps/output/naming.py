@@ -44,10 +44,12 @@ def output_filename(source_name: str, ds: xr.Dataset) -> str:
         replaced by the first and last dates of ``ds`` in the same precision, e.g.
         ``tas_Amon_HadGEM2-ES_historical_r1i1p1_186001-186912.nc``; a source name without
         a date gets the range appended, in the precision of the ``frequency`` attribute
-        (monthly when unknown). Fixed fields (no time axis) keep the source name.
+        (monthly when unknown). After a mean over all time, the range is that of the time
+        bounds. Fixed fields (no time axis) keep the source name.
     """
     name = PurePath(source_name).name
-    if "time" not in ds.dims or ds.sizes["time"] == 0:
+    times = _time_span(ds)
+    if times is None:
         return name
     match = TIME_RANGE.search(name)
     if match:
@@ -55,9 +57,20 @@ def output_filename(source_name: str, ds: xr.Dataset) -> str:
     else:
         stem = name.removesuffix(".nc")
         digits, suffix = FREQUENCY_DIGITS.get(ds.attrs.get("frequency", ""), 6), ""
-    times = ds["time"].values
     start, end = format_date(times[0], digits), format_date(times[-1], digits)
     return f"{stem}_{start}-{end}{suffix}.nc"
+
+
+def _time_span(ds: xr.Dataset):
+    """The dates ``ds`` holds: its time axis, or after a mean over all time, that time's
+    bounds; None for data without time."""
+    if "time" in ds.dims and ds.sizes["time"]:
+        return ds["time"].values
+    if "time" in ds.coords and ds["time"].ndim == 0:
+        bounds = ds["time"].attrs.get("bounds")
+        if bounds in ds.variables:
+            return ds[bounds].values.ravel()
+    return None
 
 
 def format_date(date, digits: int) -> str:

@@ -6,26 +6,16 @@ to validate a request cheaply and :func:`run_subset` to carry it out.
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-
-import dask
 
 from cp4cds_wps.errors import InvalidParameter
 from cp4cds_wps.inventory import Dataset, FileRecord, Inventory
-from cp4cds_wps.ops.open import open_dataset
 from cp4cds_wps.ops.params import Area, LevelRange, TimeComponents, TimeRange
 from cp4cds_wps.ops.subset import subset
-from cp4cds_wps.output.metalink import LinkedFile, file_digest
-from cp4cds_wps.output.naming import output_filename
-from cp4cds_wps.output.netcdf import write_netcdf
-from cp4cds_wps.output.provenance import Provenance
 from cp4cds_wps.tasks.files import check_consistent, select_files
-from cp4cds_wps.tasks.software import software_versions
-
-Progress = Callable[[int, str], None]
+from cp4cds_wps.tasks.runner import Progress, Step, TaskResult, run_steps
 
 
 @dataclass(frozen=True)
@@ -62,14 +52,6 @@ class DatasetPlan:
     dataset: Dataset
     files: tuple[FileRecord, ...]
     copy_originals: bool
-
-
-@dataclass(frozen=True)
-class TaskResult:
-    """Files a task produced (or selected) and the provenance of the run."""
-
-    files: tuple[LinkedFile, ...]
-    provenance: Provenance
 
 
 def plan_subset(request: SubsetRequest, inventory: Inventory) -> tuple[DatasetPlan, ...]:
@@ -121,82 +103,26 @@ def run_subset(
 ) -> TaskResult:
     """Subset each planned dataset and write CF-compliant netCDF files into ``out_dir``.
 
-    Parameters
-    ----------
-    request
-        The parsed request.
-    plans
-        The result of :func:`plan_subset`.
-    out_dir
-        A folder of this run only; removed again if the run fails.
-    out_url
-        URL under which ``out_dir`` is served.
-    data_url
-        URL under which archive roots are served (``<data_url>/<root>/<relpath>``).
-    time_chunk
-        Time steps per dask chunk when opening datasets.
-    progress
-        Called with (percent, message) as the work advances.
-
-    Returns
-    -------
-    TaskResult
+    Datasets whose plan says so are answered with their original files, linked from
+    ``data_url``. See :func:`cp4cds_wps.tasks.runner.run_steps` for the other parameters.
     """
-    report = progress or (lambda percent, message: None)
-    prov = Provenance("subset", request.parameters(), software=software_versions())
-    linked: list[LinkedFile] = []
-    out_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        for i, plan in enumerate(plans):
-            dataset = plan.dataset
-            report(int(100 * i / len(plans)), f"subsetting {dataset.id}")
-            prov.add_input(dataset.id, dataset.version, [(f.path.name, f.md5) for f in plan.files])
-            if plan.copy_originals:
-                for f in plan.files:
-                    url = f"{data_url}/{f.root}/{f.relpath}"
-                    linked.append(LinkedFile(name=f.path.name, url=url, size=f.size, md5=f.md5))
-                    prov.add_output(f.path.name, url)
-                continue
-            # The synchronous scheduler keeps dask from starting thread pools in the server
-            # process: PyWPS forks async jobs from it, and a fork after dask threads can hang.
-            with dask.config.set(scheduler="synchronous"):
-                ds = open_dataset([f.path for f in plan.files], time_chunk=time_chunk)
-                result = subset(
-                    ds,
-                    time=request.time,
-                    time_components=request.time_components,
-                    area=request.area,
-                    level=request.level,
-                )
-                name = output_filename(plan.files[0].path.name, result)
-                path = write_netcdf(
-                    result,
-                    _unique(out_dir / name),
-                    history=f"cp4cds-wps subset of {dataset.id} with {_describe(request)}",
-                )
-            md5, sha256 = file_digest(path)
-            url = f"{out_url}/{path.name}"
-            linked.append(
-                LinkedFile(
-                    name=path.name, url=url, size=path.stat().st_size, md5=md5, sha256=sha256
-                )
-            )
-            prov.add_output(path.name, url)
-    except BaseException:
-        shutil.rmtree(out_dir, ignore_errors=True)
-        raise
-    report(100, f"subset done: {len(linked)} file(s)")
-    return TaskResult(files=tuple(linked), provenance=prov)
-
-
-def _unique(path: Path) -> Path:
-    """``path``, or a numbered variant when two datasets give the same file name."""
-    candidate, n = path, 1
-    while candidate.exists():
-        candidate = path.with_name(f"{path.stem}_{n}{path.suffix}")
-        n += 1
-    return candidate
-
-
-def _describe(request: SubsetRequest) -> str:
-    return ", ".join(f"{k}={v}" for k, v in request.parameters().items() if k != "collection")
+    selection = partial(
+        subset,
+        time=request.time,
+        time_components=request.time_components,
+        area=request.area,
+        level=request.level,
+    )
+    steps = [
+        Step(plan.dataset, plan.files, None if plan.copy_originals else selection) for plan in plans
+    ]
+    return run_steps(
+        "subset",
+        request.parameters(),
+        steps,
+        out_dir=out_dir,
+        out_url=out_url,
+        data_url=data_url,
+        time_chunk=time_chunk,
+        progress=progress,
+    )

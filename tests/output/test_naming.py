@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cftime
 import numpy as np
 import pandas as pd
 import pytest
@@ -82,3 +83,16 @@ def test_single_step_archive_file(archive_dir):
     path = archive_dir / "pool/data/c3s-cica-atlas/E-OBS/t_E-OBS_mon_195001.nc"
     with xr.open_dataset(path) as ds:
         assert output_filename(str(path), ds) == "t_E-OBS_mon_195001-195001.nc"
+
+
+def test_a_mean_over_all_time_is_named_by_its_bounds():
+    bounds = xr.DataArray(
+        [[cftime.Datetime360Day(1860, 1, 1), cftime.Datetime360Day(1870, 1, 1)]],
+        dims=("t", "bnds"),
+    ).isel(t=0)
+    ds = xr.Dataset(
+        coords={"time": ((), cftime.Datetime360Day(1865, 1, 1), {"bounds": "time_bnds"})},
+        data_vars={"time_bnds": bounds},
+    )
+    name = output_filename("tas_Amon_HadGEM2-ES_historical_r1i1p1_185912-188411.nc", ds)
+    assert name == "tas_Amon_HadGEM2-ES_historical_r1i1p1_186001-187001.nc"

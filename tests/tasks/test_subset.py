@@ -185,7 +185,7 @@ def test_progress_is_reported_per_dataset(inventory, tmp_path):
         progress=lambda percent, message: seen.append((percent, message)),
     )
     assert seen == [
-        (0, f"subsetting {ids[0]}"),
-        (50, f"subsetting {ids[1]}"),
+        (0, f"subset: {ids[0]}"),
+        (50, f"subset: {ids[1]}"),
         (100, "subset done: 2 file(s)"),
     ]
