@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: install start stop status test lint notebook-check clean
+.PHONY: install start stop status test lint bench notebook-check clean
 
 $(BIN)/cp4cds-wps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,14 @@ test: install lint
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check cp4cds_wps tests
-	$(BIN)/ruff format --check cp4cds_wps tests
+	$(BIN)/ruff check cp4cds_wps tests benchmarks
+	$(BIN)/ruff format --check cp4cds_wps tests benchmarks
+
+## benchmark time and peak memory against clisops and CDO on >= 4 GB of synthetic data in
+## var/bench (generated once); a quick run: make bench BENCH_ARGS="--size-gb 0.5"
+bench: install
+	command -v cdo >/dev/null || apt-get install -y cdo
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf var

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
+import netCDF4
 import xarray as xr
 
 from cp4cds_wps.errors import DatasetInconsistent
 
-__all__ = ["open_dataset"]
+__all__ = ["open_dataset", "time_steps_per_chunk"]
+
+#: Largest dask chunk of a data variable, in bytes.
+CHUNK_BYTES = 32 * 2**20
 
 
 def open_dataset(paths: Sequence[str | Path], *, time_chunk: int = 120) -> xr.Dataset:
@@ -28,8 +33,9 @@ def open_dataset(paths: Sequence[str | Path], *, time_chunk: int = 120) -> xr.Da
         The dataset's netCDF files in time order; one file, or an fx dataset without time,
         is fine.
     time_chunk
-        Time steps per dask chunk. The archive's files often store one step per netCDF chunk;
-        using those chunks makes every operation tens of times slower.
+        Most time steps per dask chunk; fewer when a chunk would exceed ``CHUNK_BYTES``. The
+        archive's files often store one step per netCDF chunk; using those chunks makes
+        every operation tens of times slower.
 
     Returns
     -------
@@ -46,10 +52,14 @@ def open_dataset(paths: Sequence[str | Path], *, time_chunk: int = 120) -> xr.Da
     """
     if not paths:
         raise ValueError("open_dataset needs at least one file")
+    # netCDF-C caches 64 MiB of decompressed chunks per variable and open file; a streaming
+    # read uses each chunk once, so the cache only costs memory, growing with the file count
+    # (1.8 GB for a time mean over 20 files; 0.34 GB without: benchmarks/).
+    netCDF4.set_chunk_cache(size=0)
     try:
         return xr.open_mfdataset(
             [str(p) for p in paths],
-            chunks={"time": time_chunk},
+            chunks={"time": time_steps_per_chunk(paths[0], time_chunk)},
             combine="by_coords",
             data_vars="minimal",
             coords="minimal",
@@ -63,3 +73,24 @@ def open_dataset(paths: Sequence[str | Path], *, time_chunk: int = 120) -> xr.Da
         raise DatasetInconsistent(
             "collection", f"the dataset's {len(paths)} files cannot be combined along time: {exc}"
         ) from exc
+
+
+def time_steps_per_chunk(path: str | Path, most: int) -> int:
+    """Time steps per chunk: ``most``, or fewer so that no chunk exceeds ``CHUNK_BYTES``.
+
+    Parameters
+    ----------
+    path
+        A file of the dataset, whose variables give the size of one time step.
+    most
+        The upper limit.
+    """
+    with netCDF4.Dataset(path) as nc:
+        step_bytes = [
+            var.dtype.itemsize
+            * math.prod(n for d, n in zip(var.dimensions, var.shape, strict=True) if d != "time")
+            for var in nc.variables.values()
+            if "time" in var.dimensions and hasattr(var.dtype, "itemsize")  # not vlen strings
+        ]
+    largest = max(step_bytes, default=1)
+    return max(1, min(most, CHUNK_BYTES // largest))

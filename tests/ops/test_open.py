@@ -98,3 +98,15 @@ def test_ec_earth_sixteen_decade_files(archive_dir):
     assert max(ds["tas"].chunks[0]) == 120
     with xr.open_dataset(paths[-1]) as last:
         np.testing.assert_array_equal(ds["tas"].isel(time=-1).values, last["tas"].isel(time=-1))
+
+
+def test_chunks_are_capped_in_bytes(tmp_path):
+    from cp4cds_wps.ops.open import CHUNK_BYTES, time_steps_per_chunk
+
+    field = np.zeros((10, 512, 1024), dtype="float32")  # 2 MiB per step
+    path = tmp_path / "big.nc"
+    xr.Dataset({"tas": (("time", "lat", "lon"), field)}, coords={"time": np.arange(10)}).to_netcdf(
+        path
+    )
+    assert time_steps_per_chunk(path, 120) == CHUNK_BYTES // (512 * 1024 * 4)
+    assert time_steps_per_chunk(path, 5) == 5
