@@ -9,6 +9,7 @@ from __future__ import annotations
 import configparser
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from pywps import Service
@@ -22,7 +23,9 @@ from werkzeug.wrappers import Request, Response
 from cp4cds_wps import __version__
 from cp4cds_wps.config import Settings, get_settings
 from cp4cds_wps.inventory import Inventory
+from cp4cds_wps.jobs.store import JobStore, database_url
 from cp4cds_wps.processes import processes
+from cp4cds_wps.wps2 import Wps2Jobs
 
 
 def pywps_config(settings: Settings) -> configparser.ConfigParser:
@@ -40,8 +43,9 @@ def pywps_config(settings: Settings) -> configparser.ConfigParser:
         "outputurl": settings.output_url,
         "outputpath": str(settings.output_dir),
         "workdir": str(settings.work_dir),
-        "parallelprocesses": str(settings.jobs.max_running),
-        "maxprocesses": str(settings.jobs.max_running + settings.jobs.max_queued),
+        # PyWPS's own queue is off: the job store limits and queues (cp4cds_wps.jobs)
+        "parallelprocesses": "-1",
+        "maxprocesses": "-1",
         "maxsingleinputsize": "10mb",
         "maxrequestsize": "20mb",
         "allowedinputpaths": "",
@@ -51,13 +55,13 @@ def pywps_config(settings: Settings) -> configparser.ConfigParser:
     cfg["logging"] = {
         "level": "INFO",
         "file": str(settings.var_dir / "log" / "pywps.log"),
-        "database": settings.jobs.database,
+        "database": database_url(settings.jobs.database),
     }
     return cfg
 
 
 def prepare(settings: Settings) -> Path:
-    """Create folders, write PyWPS's config file and create its job database.
+    """Create folders, write PyWPS's config file, create PyWPS's and our job tables.
 
     Call this once before worker processes start: concurrent first requests would otherwise
     race to create the database tables.
@@ -71,13 +75,17 @@ def prepare(settings: Settings) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     settings.jobs_db.parent.mkdir(parents=True, exist_ok=True)
     path = settings.var_dir / "pywps.cfg"
-    with path.open("w") as fh:
+    # written aside and renamed: other processes of the service may be reading it right now
+    partial = path.with_name(f"{path.name}.{os.getpid()}")
+    with partial.open("w") as fh:
         pywps_config(settings).write(fh)
+    partial.replace(path)
 
     from pywps import configuration, dblog
 
     configuration.load_configuration([str(path)])
     dblog.get_session().close()
+    JobStore.from_settings(settings)
     return path
 
 
@@ -87,6 +95,7 @@ class Frontend:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.inventory = Inventory.from_settings(settings)
+        self.jobs = JobStore.from_settings(settings)
         self.urls = Map(
             [
                 Rule("/", endpoint="index"),
@@ -116,7 +125,7 @@ class Frontend:
         checks = {
             "inventory": self.inventory.count() > 0,
             "outputs": os.access(self.settings.output_dir, os.W_OK),
-            "jobs_db": self.settings.jobs_db.exists(),
+            "jobs_db": self.jobs.ping(),
         }
         ok = all(checks.values())
         return _json({"status": "ok" if ok else "fail", "checks": checks}, 200 if ok else 503)
@@ -137,5 +146,10 @@ def create_app(settings: Settings | None = None):
     settings = settings or get_settings()
     cfg_file = prepare(settings)
     service = Service(processes=processes(), cfgfiles=[str(cfg_file)])
-    app = DispatcherMiddleware(Frontend(settings), {"/wps": service})
+    wps = Wps2Jobs(
+        service,
+        lambda: JobStore.from_settings(settings),
+        retention=timedelta(days=settings.jobs.retention_days),
+    )
+    app = DispatcherMiddleware(Frontend(settings), {"/wps": wps})
     return SharedDataMiddleware(app, {"/outputs": str(settings.output_dir)})

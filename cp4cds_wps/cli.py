@@ -1,8 +1,9 @@
-"""Command line: ``cp4cds-wps start|stop|status|inventory``."""
+"""Command line: ``cp4cds-wps start|stop|status|dispatcher|inventory``."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -16,6 +17,9 @@ from cp4cds_wps.config import ENV_CONFIG, ConfigError, Settings, load_settings
 from cp4cds_wps.errors import UnknownDataset
 from cp4cds_wps.inventory import Inventory
 from cp4cds_wps.inventory.report import describe, scan_summary, summarize
+
+#: Modules the local job backend imports once for all workers (the processes and their code).
+WORKER_PRELOAD = ("cp4cds_wps.processes",)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -50,65 +54,154 @@ def _healthy(settings: Settings) -> bool:
         return False
 
 
-def start(args: argparse.Namespace) -> int:
-    """Prepare the service (folders, job database, inventory) and run it under gunicorn."""
-    from cp4cds_wps.app import prepare
-
-    settings = _settings(args)
-    if _running_pid(settings):
-        print(f"cp4cds-wps is already running (pid file {_pid_file(settings)})", file=sys.stderr)
-        return 1
-    prepare(settings)
-    print(f"inventory: {scan_summary(Inventory.from_settings(settings).scan())}")
-    command = [
+def _gunicorn_command(settings: Settings) -> list[str]:
+    return [
         sys.executable, "-m", "gunicorn",
         "--bind", f"{settings.bind}:{settings.port}",
         "--workers", str(settings.workers),
         "--timeout", str(settings.timeout),
         "--no-control-socket",
-        "--pid", str(_pid_file(settings)),
         "--access-logfile", str(settings.var_dir / "log" / "access.log"),
         "--error-logfile", str(settings.var_dir / "log" / "gunicorn.log"),
+        "cp4cds_wps.app:create_app()",
     ]  # fmt: skip
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of group ``pgid`` still runs (zombies do not count)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            return True
+    return False
+
+
+def _supervise(settings: Settings) -> int:
+    """Run gunicorn and the job dispatcher until a signal comes or either of them ends."""
+    children = {
+        "gunicorn": subprocess.Popen(_gunicorn_command(settings)),
+        "dispatcher": subprocess.Popen([sys.executable, "-m", "cp4cds_wps.cli", "dispatcher"]),
+    }
+    stopping = []
+
+    def forward(signum, _frame):
+        stopping.append(signum)
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, forward)
+    _pid_file(settings).write_text(f"{os.getpid()}\n")
+    try:
+        while not stopping and all(child.poll() is None for child in children.values()):
+            time.sleep(0.2)
+        for name, child in children.items():
+            if child.poll() is not None and not stopping:
+                print(f"cp4cds-wps: {name} exited with code {child.returncode}; stopping",
+                      file=sys.stderr)  # fmt: skip
+            if child.poll() is None:
+                child.terminate()
+        for child in children.values():
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+    finally:
+        _pid_file(settings).unlink(missing_ok=True)
+    return 0 if stopping else 1
+
+
+def start(args: argparse.Namespace) -> int:
+    """Prepare the service (folders, databases, inventory), run gunicorn and the dispatcher.
+
+    In the foreground this process supervises both; with ``--daemon`` a detached copy of it
+    does, and this one waits until the service answers its health check.
+    """
+    settings = _settings(args)
+    if _running_pid(settings):
+        print(f"cp4cds-wps is already running (pid file {_pid_file(settings)})", file=sys.stderr)
+        return 1
     if args.daemon:
-        command.append("--daemon")
-    command.append("cp4cds_wps.app:create_app()")
-    if not args.daemon:
-        print(f"cp4cds-wps serving {settings.wps_url} (Ctrl-C to stop)")
-        os.execv(sys.executable, command)
-    subprocess.run(command, check=True)
-    deadline = time.monotonic() + 60
-    started = False
-    while time.monotonic() < deadline:
-        if _healthy(settings):
-            print(f"cp4cds-wps running at {settings.wps_url}")
+        return _start_daemon(settings)
+    from cp4cds_wps.app import prepare
+
+    prepare(settings)
+    print(f"inventory: {scan_summary(Inventory.from_settings(settings).scan())}", flush=True)
+    print(f"cp4cds-wps serving {settings.wps_url} (Ctrl-C to stop)", flush=True)
+    return _supervise(settings)
+
+
+def _start_daemon(settings: Settings) -> int:
+    log = settings.var_dir / "log" / "service.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        supervisor = subprocess.Popen(
+            [sys.executable, "-m", "cp4cds_wps.cli", "start"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and supervisor.poll() is None:
+        if _healthy(settings) and _running_pid(settings) == supervisor.pid:
+            print(f"cp4cds-wps running at {settings.wps_url} (pid {supervisor.pid})")
             return 0
-        running = _running_pid(settings) is not None
-        if started and not running:
-            break  # gunicorn wrote its pid file, then gave up
-        started = started or running
         time.sleep(0.5)
-    log = settings.var_dir / "log" / "gunicorn.log"
-    tail = "".join(log.read_text().splitlines(keepends=True)[-15:]) if log.exists() else ""
+    if supervisor.poll() is None:
+        _stop_group(supervisor.pid)
+    tail = "".join(log.read_text().splitlines(keepends=True)[-15:])
     print(f"cp4cds-wps did not become healthy; the end of {log}:\n{tail}", file=sys.stderr)
     return 1
 
 
+def _stop_group(pid: int, timeout: float = 60) -> bool:
+    """Send SIGTERM to process group ``pid``, wait for it to end; SIGKILL after ``timeout``."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _group_alive(pid):
+            return True
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    return False
+
+
 def stop(args: argparse.Namespace) -> int:
-    """Stop a service started with ``--daemon``."""
+    """Stop a service started with ``--daemon``: web server and dispatcher.
+
+    Running jobs' workers are left to finish: they report to the job store themselves.
+    """
     settings = _settings(args)
     pid = _running_pid(settings)
     if pid is None:
         print("cp4cds-wps is not running")
         return 0
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and _running_pid(settings) == pid:
-        time.sleep(0.2)
-    if _running_pid(settings) == pid:
-        print(f"cp4cds-wps (pid {pid}) did not stop within 30 s", file=sys.stderr)
+    if not _stop_group(pid):
+        print(f"cp4cds-wps (pid {pid}) did not stop within 60 s; killed", file=sys.stderr)
         return 1
+    _pid_file(settings).unlink(missing_ok=True)
     print("cp4cds-wps stopped")
+    return 0
+
+
+def dispatcher(args: argparse.Namespace) -> int:
+    """Run the job dispatcher alone (``start`` runs it next to the web server)."""
+    from cp4cds_wps.app import prepare
+    from cp4cds_wps.jobs import dispatcher as jobs_dispatcher
+
+    settings = _settings(args)
+    prepare(settings)
+    jobs_dispatcher.main(settings, preload=WORKER_PRELOAD)
     return 0
 
 
@@ -166,6 +259,9 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "status", parents=[common], help="is the service running and healthy?"
     ).set_defaults(func=status)
+    sub.add_parser(
+        "dispatcher", parents=[common], help="run the job dispatcher alone (start runs it too)"
+    ).set_defaults(func=dispatcher)
 
     p = sub.add_parser(
         "inventory", parents=[common], help="scan the archive, list or show datasets"

@@ -6,17 +6,24 @@ Input names and outputs follow roocs' rook service, so that the Climate Data Sto
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
-from pywps import FORMATS, ComplexOutput, Format, LiteralInput, Process
+from pywps import FORMATS, ComplexOutput, Format, LiteralInput, Process, configuration
 from pywps.app.exceptions import ProcessError
-from pywps.exceptions import InvalidParameterValue, MissingParameterValue
+from pywps.exceptions import InvalidParameterValue, MissingParameterValue, ServerBusy
+from pywps.inout.storage.file import FileStorage
+from pywps.processing.job import Job
+from pywps.response.status import WPS_STATUS
 
 from cp4cds_wps import __version__, errors
 from cp4cds_wps.config import Settings, get_settings
 from cp4cds_wps.inventory import Inventory
+from cp4cds_wps.jobs.store import JobStore, QueueFull
 from cp4cds_wps.output.metalink import metalink4
 from cp4cds_wps.tasks.subset import TaskResult
 
@@ -179,3 +186,57 @@ def write_result(process: Process, response, result: TaskResult) -> None:
     response.outputs["prov"].data = result.provenance.json()
     plot = result.provenance.plot(Path(process.workdir) / "provenance.png")
     response.outputs["prov_plot"].file = str(plot)
+
+
+@cache
+def job_store(database: str) -> JobStore:
+    """The job store at ``database``, opened once per process."""
+    return JobStore(database)
+
+
+class StatusFileStorage(FileStorage):
+    """PyWPS's file storage, writing each document whole: aside, then renamed over the old
+    one, so that a client polling a status document never reads half of it."""
+
+    def write(self, data, destination, data_format=None):
+        path = Path(self.target) / destination
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        partial.write_text(data)
+        partial.replace(path)
+        return self.url(destination)
+
+
+class JobProcess(Process):
+    """A process whose asynchronous executions are queued in the job store.
+
+    PyWPS's own fork is not used: an async Execute is recorded in the store and answered
+    with PyWPS's usual "accepted" status document; the dispatcher runs it later in a worker
+    (see ``cp4cds_wps.jobs``). Synchronous executions run here, as PyWPS runs them.
+    """
+
+    def _setup_status_storage(self):
+        self._status_store = StatusFileStorage(
+            configuration.get_config_value("server", "outputpath"),
+            configuration.get_config_value("server", "outputurl"),
+            copy_function=configuration.get_config_value("server", "storage_copy_function"),
+        )
+
+    def _execute_process(self, async_, wps_request, wps_response):
+        if not async_:
+            return super()._execute_process(async_, wps_request, wps_response)
+        settings = get_settings()
+        wps_response._update_status(WPS_STATUS.ACCEPTED, "queued", 0)
+        try:
+            job_store(settings.jobs.database).submit(
+                str(self.uuid),
+                self.identifier,
+                Job(self, wps_request, wps_response).json,
+                status_url=self.status_url,
+                max_queued=settings.jobs.max_queued,
+            )
+        except QueueFull as err:
+            Path(self.status_location).unlink(missing_ok=True)
+            self.clean()
+            raise ServerBusy(str(err)) from err
+        return wps_response

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pywps import Process
-
 from cp4cds_wps.config import get_settings
 from cp4cds_wps.ops.params import parse_area, parse_level, parse_time, parse_time_components
 from cp4cds_wps.processes.common import (
+    JobProcess,
     area_input,
     collection_input,
     failed_as_process_error,
@@ -25,7 +24,7 @@ from cp4cds_wps.tasks.collection import parse_collection
 from cp4cds_wps.tasks.subset import SubsetRequest, plan_subset, run_subset
 
 
-class Subset(Process):
+class Subset(JobProcess):
     """Subset datasets of the archive in time, area and level (rook-compatible)."""
 
     def __init__(self):

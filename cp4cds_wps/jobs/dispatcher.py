@@ -1,0 +1,219 @@
+"""The dispatcher: starts queued jobs on the backend, recovers dead ones, enforces limits.
+
+One round (:meth:`Dispatcher.tick`) looks at every running job (worker gone or silent ->
+failed "worker died"; never started -> queued again once; over its wall time -> stopped and
+failed; dismissal requested -> stopped and dismissed), starts waiting jobs while fewer than
+``max_running`` run, ends the status documents of jobs dismissed before they started, and now
+and then removes jobs older than ``retention_days``. Everything
+it decides is read from and written to the job store, so a restarted dispatcher carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+from cp4cds_wps.config import ENV_PREFIX, Settings
+from cp4cds_wps.jobs.backends import Backend, backend_from_settings
+from cp4cds_wps.jobs.pywps_job import (
+    fail_status_document,
+    job_log,
+    load_pywps_config,
+    remove_job_files,
+)
+from cp4cds_wps.jobs.store import JobRecord, JobStore, utcnow
+
+LOG = logging.getLogger(__name__)
+
+#: Times a job is started before a worker that never begins it counts as a failure.
+MAX_ATTEMPTS = 2
+#: Seconds between two removals of expired jobs.
+CLEANUP_INTERVAL = 60.0
+
+
+def worker_command(job_id: str) -> list[str]:
+    """The command that runs job ``job_id``."""
+    return [sys.executable, "-m", "cp4cds_wps.jobs.worker", job_id]
+
+
+class Dispatcher:
+    """Starts, watches and ends the jobs of one service.
+
+    Parameters
+    ----------
+    settings
+        The service's settings.
+    backend
+        Where workers run; default: the one named in the settings.
+    env
+        Environment given to workers so that they load the same settings; default: the
+        ``CP4CDS_WPS_*`` variables of this process.
+    preload
+        Modules the local backend imports once for all workers.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        backend: Backend | None = None,
+        env: Mapping[str, str] | None = None,
+        preload: Sequence[str] = (),
+    ):
+        self.settings = settings
+        self.limits = settings.jobs
+        self.store = JobStore.from_settings(settings)
+        self.backend = backend or backend_from_settings(settings, preload=preload)
+        if env is None:
+            env = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
+        self.env = dict(env)
+        self._stop = threading.Event()
+        self._next_cleanup = 0.0
+        self._closed: set[str] = set()
+        # when jobs seen waiting in the backend's queue (None) began to run (wall time and
+        # heartbeat count from there; other jobs count from when they were started)
+        self._since: dict[str, datetime | None] = {}
+        load_pywps_config(settings)
+
+    def run_forever(self, poll: float = 0.2) -> None:
+        """Run rounds every ``poll`` seconds until SIGTERM or SIGINT (or :meth:`stop`)."""
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: self._stop.set())
+        LOG.info("dispatcher started: backend %s", self.backend.name)
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # a database hiccup must not end the service
+                LOG.exception("dispatcher round failed")
+            self._stop.wait(poll)
+        LOG.info("dispatcher stopped")
+
+    def stop(self) -> None:
+        """Make :meth:`run_forever` return after the current round."""
+        self._stop.set()
+
+    def tick(self) -> None:
+        """One round: watch running jobs, start waiting ones, remove expired ones."""
+        for job in self.store.list(["running"]):
+            self._watch(job)
+        self._close_dismissed_waiting()
+        self._start_waiting()
+        now = utcnow()
+        if now.timestamp() >= self._next_cleanup:
+            self.cleanup(now)
+            self._next_cleanup = now.timestamp() + CLEANUP_INTERVAL
+
+    def cleanup(self, now: datetime | None = None) -> list[str]:
+        """Remove jobs (records, outputs, status documents, logs) older than the retention.
+
+        Returns
+        -------
+        list of str
+            Ids of the removed jobs.
+        """
+        now = now or utcnow()
+        removed = []
+        for job in self.store.expired(now - timedelta(days=self.limits.retention_days)):
+            remove_job_files(self.settings, job.id, job.payload, everything=True)
+            self.store.delete(job.id)
+            removed.append(job.id)
+        return removed
+
+    def _watch(self, job: JobRecord) -> None:
+        now = utcnow()
+        if job.backend_ref is None:
+            # claimed, but the dispatcher that claimed it stopped before starting it
+            if now - job.started > timedelta(seconds=self.limits.heartbeat_timeout):
+                self._never_started(job, "its worker was never started")
+            return
+        state = self.backend.state(job.backend_ref)
+        job = self.store.get(job.id)  # the worker may have reported meanwhile
+        if job.final:
+            self._since.pop(job.id, None)
+            return
+        where = f"{self.backend.name} worker {job.backend_ref}"
+        if job.dismiss_requested:
+            self._end(job, "dismissed", "dismissed on request")
+        elif state == "gone" and job.heartbeat is None:
+            self._never_started(job, f"{where} ended before it began the job")
+        elif state == "gone":
+            self._end(job, "failed", f"worker died: {where} ended without reporting a result")
+        elif state == "pending":
+            self._since[job.id] = None
+        else:
+            since = self._since.get(job.id, job.started)
+            if since is None:  # left the backend's queue since the last round
+                since = self._since[job.id] = now
+            silent = now - (job.heartbeat or since)
+            if silent > timedelta(seconds=self.limits.heartbeat_timeout):
+                seconds = int(silent.total_seconds())
+                self._end(job, "failed", f"worker died: no heartbeat from {where} for {seconds} s")
+            elif now - since > timedelta(seconds=self.limits.wall_time):
+                self._end(job, "failed", f"exceeded the wall time of {self.limits.wall_time} s")
+
+    def _close_dismissed_waiting(self) -> None:
+        """End the status documents and files of jobs dismissed before they started."""
+        for job in self.store.list(["dismissed"]):
+            if job.backend is not None or job.id in self._closed:
+                continue  # dismissed while running: ended by _end
+            self._closed.add(job.id)
+            status = self.settings.output_dir / f"{job.id}.xml"
+            if status.is_file() and "ProcessFailed" not in status.read_text():
+                fail_status_document(job.payload, job.message)
+                remove_job_files(self.settings, job.id, job.payload, everything=False)
+
+    def _never_started(self, job: JobRecord, reason: str) -> None:
+        if job.attempts < MAX_ATTEMPTS:
+            LOG.warning("job %s queued again: %s", job.id, reason)
+            self.store.requeue(job.id, f"queued again: {reason}")
+        else:
+            self._end(job, "failed", f"worker died before starting: {reason} "
+                      f"({job.attempts} attempts)")  # fmt: skip
+
+    def _end(self, job: JobRecord, state: str, message: str) -> None:
+        """End a job abnormally: stop its worker, record it, fail its status document."""
+        self._since.pop(job.id, None)
+        if job.backend_ref is not None:
+            self.backend.stop(job.backend_ref)
+        if not self.store.finish(job.id, state, message):
+            return  # the worker, or another dispatcher, ended it first
+        LOG.warning("job %s %s: %s", job.id, state, message)
+        try:
+            fail_status_document(job.payload, message)
+        except Exception:
+            LOG.exception("could not rewrite the status document of job %s", job.id)
+        remove_job_files(self.settings, job.id, job.payload, everything=False)
+
+    def _start_waiting(self) -> None:
+        running = self.store.counts()["running"]
+        while running < self.limits.max_running:
+            job = self.store.claim_next(self.backend.name)
+            if job is None:
+                return
+            running += 1
+            try:
+                ref = self.backend.start(
+                    job.id,
+                    worker_command(job.id),
+                    env=self.env,
+                    wall_time=self.limits.wall_time,
+                    memory_mb=self.limits.memory_mb,
+                    log_path=job_log(self.settings, job.id),
+                )
+            except Exception as err:
+                LOG.exception("could not start job %s", job.id)
+                self._end(job, "failed", f"could not start a worker: {err}")
+                continue
+            self.store.set_started(job.id, ref)
+
+
+def main(settings: Settings, preload: Sequence[str] = ()) -> None:
+    """Run a dispatcher for ``settings`` until SIGTERM or SIGINT."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    Dispatcher(settings, preload=preload).run_forever()

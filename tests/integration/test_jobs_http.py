@@ -1,0 +1,239 @@
+"""Asynchronous jobs through the HTTP interface of a real service (started with the CLI):
+workers killed, service restarted, 100 jobs at once, wall time, full queue, progress."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from owslib.wps import WebProcessingService
+
+from cp4cds_wps.config import load_settings
+from cp4cds_wps.jobs.store import JobStore
+
+from ..jobs.conftest import QUICK, SLOW
+from .conftest import _free_port, cli
+
+pytestmark = pytest.mark.realdata
+
+
+@dataclass
+class Service:
+    """A running service of this test module, with its own settings."""
+
+    env: dict[str, str]
+    url: str
+    store: JobStore
+
+    @property
+    def wps_url(self) -> str:
+        return f"{self.url}/wps"
+
+    def execute(self, data_inputs: str) -> requests.Response:
+        """WPS 1.0 KVP Execute of ``subset``, asynchronous with status updates."""
+        query = {
+            "service": "WPS",
+            "version": "1.0.0",
+            "request": "Execute",
+            "identifier": "subset",
+            "DataInputs": data_inputs,
+            "storeExecuteResponse": "true",
+            "status": "true",
+        }
+        return requests.get(f"{self.wps_url}?{urllib.parse.urlencode(query)}", timeout=60)
+
+    def submit(self, data_inputs: str) -> str:
+        """Submit a job; return its status document URL."""
+        body = self.execute(data_inputs).text
+        location = re.search(r'statusLocation="([^"]+)"', body)
+        assert location, body
+        return location.group(1)
+
+    def wait_active_jobs(self, timeout: float = 120) -> None:
+        """Wait until no job is queued or running."""
+        deadline = time.monotonic() + timeout
+        while (counts := self.store.counts())["accepted"] + counts["running"]:
+            assert time.monotonic() < deadline, counts
+            time.sleep(0.2)
+
+
+def job_id(status_url: str) -> str:
+    return status_url.rsplit("/", 1)[-1].removesuffix(".xml")
+
+
+def final_document(status_url: str, timeout: float = 120) -> str:
+    """Poll a status document until it reports success or failure."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        document = requests.get(status_url, timeout=30).text
+        if "ProcessSucceeded" in document or "ProcessFailed" in document:
+            return document
+        time.sleep(0.2)
+    raise AssertionError(f"{status_url} did not end within {timeout} s: {document}")
+
+
+@contextmanager
+def service(settings_env, var_dir: Path, **jobs) -> Iterator[Service]:
+    """A service with its own var dir and [jobs] settings, stopped at the end (after its
+    jobs ended, so that no worker outlives the test)."""
+    env = {
+        **os.environ,
+        **settings_env,
+        "CP4CDS_WPS_PATHS__VAR_DIR": str(var_dir),
+        "CP4CDS_WPS_SERVER__BIND": "127.0.0.1",
+        "CP4CDS_WPS_SERVER__PORT": str(_free_port()),
+        **{f"CP4CDS_WPS_JOBS__{key.upper()}": str(value) for key, value in jobs.items()},
+    }
+    started = cli(env, "start", "--daemon")
+    assert started.returncode == 0, started.stdout + started.stderr
+    running = Service(
+        env=env,
+        url=f"http://127.0.0.1:{env['CP4CDS_WPS_SERVER__PORT']}",
+        store=JobStore.from_settings(load_settings(env=env)),
+    )
+    try:
+        yield running
+        running.wait_active_jobs()
+    finally:
+        stopped = cli(env, "stop")
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+
+
+@pytest.fixture(scope="module")
+def busy(settings_env, tmp_path_factory) -> Iterator[Service]:
+    """Two jobs at a time, room for 150 waiting."""
+    with service(settings_env, tmp_path_factory.mktemp("busy"), max_running=2,
+                 max_queued=150) as running:  # fmt: skip
+        yield running
+
+
+@pytest.fixture(scope="module")
+def limited(settings_env, tmp_path_factory) -> Iterator[Service]:
+    """One job at a time, two waiting, two seconds each."""
+    with service(settings_env, tmp_path_factory.mktemp("limited"), max_running=1,
+                 max_queued=2, wall_time=2) as running:  # fmt: skip
+        yield running
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_killed_worker_fails_its_job(busy):
+    status_url = busy.submit(SLOW)
+    deadline = time.monotonic() + 60
+    while (job := busy.store.get(job_id(status_url))).heartbeat is None:
+        assert time.monotonic() < deadline, job
+        time.sleep(0.1)
+    pid = int(job.backend_ref)
+    os.kill(pid, signal.SIGKILL)
+    document = final_document(status_url)
+    assert "ProcessFailed" in document
+    assert f"worker died: local worker {pid} ended without reporting a result" in document
+    job = busy.store.get(job.id)
+    assert (job.state, job.message.startswith("worker died")) == ("failed", True)
+    assert not _alive(pid)
+    assert busy.store.counts()["running"] == 0
+
+
+def test_hundred_jobs_at_once_run_two_at_a_time(busy):
+    most_running = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal most_running
+        while not done.is_set():
+            most_running = max(most_running, busy.store.counts()["running"])
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            status_urls = list(pool.map(lambda _: busy.submit(QUICK), range(100)))
+        documents = [final_document(url) for url in status_urls]
+    finally:
+        done.set()
+        sampler.join()
+    assert sum("ProcessSucceeded" in document for document in documents) == 100
+    jobs = [busy.store.get(job_id(url)) for url in status_urls]
+    assert {job.state for job in jobs} == {"succeeded"}
+    assert most_running == 2
+    for job in jobs:  # never more than two at once, also between samples
+        assert sum(o.started <= job.started < o.finished for o in jobs) <= 2
+
+
+def test_status_documents_show_progress(busy):
+    wps = WebProcessingService(busy.wps_url)
+    inputs = [tuple(item.split("=", 1)) for item in SLOW.split(";")]
+    execution = wps.execute("subset", inputs, output=[("output", True)], mode="async")
+    assert execution.statusLocation
+    seen = set()
+    while not execution.isComplete():
+        if execution.status == "ProcessStarted":
+            seen.add(int(execution.percentCompleted))
+        execution.checkStatus(sleepSecs=0.1)
+    assert execution.isSucceded(), execution.errors
+    assert any(0 < percent < 100 for percent in seen), seen
+
+
+def test_wall_time_exceeded(limited):
+    status_url = limited.submit(SLOW)
+    document = final_document(status_url)
+    assert "ProcessFailed" in document
+    assert "exceeded the wall time of 2 s" in document
+    job = limited.store.get(job_id(status_url))
+    assert (job.state, job.message) == ("failed", "exceeded the wall time of 2 s")
+
+
+def test_full_queue_is_server_busy(limited):
+    # one job runs and two wait at most: the fourth submission at the latest is refused
+    for _ in range(4):
+        response = limited.execute(SLOW)
+        if "ExceptionReport" in response.text:
+            break
+    assert 'exceptionCode="ServerBusy"' in response.text
+    assert "the queue is full: 2 jobs are waiting (max_queued=2); try again later" in (
+        response.text
+    )
+
+
+def test_restart_loses_no_job(settings_env, tmp_path):
+    with service(settings_env, tmp_path / "var", max_running=1, max_queued=50) as running:
+        first = running.submit(SLOW)
+        deadline = time.monotonic() + 60
+        while running.store.get(job_id(first)).heartbeat is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        queued = [running.submit(QUICK) for _ in range(20)]
+        counts = running.store.counts()
+        assert (counts["running"], counts["accepted"]) == (1, 20)
+
+        stopped = cli(running.env, "stop")
+        assert stopped.returncode == 0, stopped.stderr
+        assert running.store.counts()["accepted"] == 20
+        started = cli(running.env, "start", "--daemon")
+        assert started.returncode == 0, started.stdout + started.stderr
+
+        for status_url in queued:
+            assert "ProcessSucceeded" in final_document(status_url)
+        document = final_document(first)
+        job = running.store.get(job_id(first))
+        if job.state == "failed":  # its worker outlived the restart, or it said why not
+            assert "worker died" in job.message and job.message in document
+        else:
+            assert job.state == "succeeded" and "ProcessSucceeded" in document

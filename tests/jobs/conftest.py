@@ -1,0 +1,135 @@
+"""Fixtures of the job layer: a job store on SQLite and (when configured) PostgreSQL, and a
+service environment whose WPS accepts real asynchronous jobs."""
+
+from __future__ import annotations
+
+import os
+import re
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.test import Client
+
+from cp4cds_wps.config import get_settings, load_settings
+from cp4cds_wps.inventory import Inventory
+from cp4cds_wps.jobs.store import JobStore, jobs_table
+
+POSTGRES_ENV = "CP4CDS_WPS_TEST_POSTGRES_URL"
+
+#: A small request: one year of monthly tas (well under a second of work).
+QUICK = (
+    "collection=cmip5.output1.MOHC.HadGEM2-ES.historical.mon.atmos.Amon.r1i1p1.latest.tas;"
+    "time=1900-01-01/1900-12-30"
+)
+#: A request taking several seconds: two daily datasets of 34,000 and 58,000 steps cut to an
+#: area, reported as 0 %, 50 % and 100 %.
+SLOW = (
+    "collection=c3s-cmip5.output1.ICHEC.EC-EARTH.historical.day.atmos.day.r1i1p1.tas.v20131231,"
+    "c3s-cordex.output.EUR-11.IPSL.MOHC-HadGEM2-ES.rcp85.r1i1p1.IPSL-WRF381P.v1.day.psl.v20190212;"
+    "area=0,10,20,60"
+)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "jobs_settings(**kwargs): [jobs] settings of the service_env fixture"
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path) -> Iterator[JobStore]:
+    """An empty job store: on SQLite, and on the PostgreSQL at $CP4CDS_WPS_TEST_POSTGRES_URL."""
+    if request.param == "sqlite":
+        yield JobStore(f"sqlite:///{tmp_path / 'jobs.sqlite'}")
+        return
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"no PostgreSQL server: set {POSTGRES_ENV} (e.g. .ci/setup-postgres.sh)")
+    store = JobStore(url)
+    with store.engine.begin() as conn:
+        conn.execute(jobs_table.delete())
+    yield store
+    with store.engine.begin() as conn:
+        conn.execute(jobs_table.delete())
+    store.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def inventory_db(tmp_path_factory, archive_dir) -> Path:
+    """The test archive's inventory, scanned once for all job tests."""
+    path = tmp_path_factory.mktemp("inventory") / "inventory.sqlite"
+    env = {
+        "CP4CDS_WPS_ARCHIVE__BASE_DIR": str(archive_dir),
+        "CP4CDS_WPS_PATHS__INVENTORY_DB": str(path),
+    }
+    Inventory.from_settings(load_settings(env=env)).ensure_scanned()
+    return path
+
+
+@pytest.fixture
+def service_env(tmp_path, archive_dir, inventory_db, monkeypatch, request) -> dict[str, str]:
+    """Settings of a service in tmp_path, exported to this process (as a service's are).
+
+    Extra settings come from ``@pytest.mark.jobs_settings(KEY=VALUE)`` ([jobs] keys).
+    """
+    env = {
+        "CP4CDS_WPS_ARCHIVE__BASE_DIR": str(archive_dir),
+        "CP4CDS_WPS_PATHS__VAR_DIR": str(tmp_path / "var"),
+        "CP4CDS_WPS_PATHS__INVENTORY_DB": str(inventory_db),
+        "CP4CDS_WPS_JOBS__DATABASE": "",
+    }
+    marker = request.node.get_closest_marker("jobs_settings")
+    for key, value in (marker.kwargs if marker else {}).items():
+        env[f"CP4CDS_WPS_JOBS__{key.upper()}"] = str(value)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    yield env
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def service_settings(service_env):
+    """The settings of ``service_env``."""
+    return get_settings()
+
+
+@pytest.fixture
+def wps(service_settings) -> Client:
+    """A test client of the service's WSGI app (its ``prepare`` has run)."""
+    from cp4cds_wps.app import create_app
+
+    return Client(create_app(service_settings))
+
+
+def submit(client: Client, data_inputs: str) -> str:
+    """Execute ``subset`` asynchronously (WPS 1.0 KVP); return the job id."""
+    query = urllib.parse.urlencode(
+        {
+            "service": "WPS",
+            "version": "1.0.0",
+            "request": "Execute",
+            "identifier": "subset",
+            "DataInputs": data_inputs,
+            "storeExecuteResponse": "true",
+            "status": "true",
+        }
+    )
+    body = client.get(f"/wps?{query}").get_data(as_text=True)
+    location = re.search(r'statusLocation="([^"]+)"', body)
+    assert location, body
+    return location.group(1).rsplit("/", 1)[-1].removesuffix(".xml")
+
+
+def status_document(settings, job_id: str) -> str:
+    """The job's WPS 1.0 status document as PyWPS wrote it."""
+    return (settings.output_dir / f"{job_id}.xml").read_text()
+
+
+def set_columns(store: JobStore, job_id: str, **values) -> None:
+    """Change a job's columns directly (to put it into a past state)."""
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(jobs_table).where(jobs_table.c.id == job_id).values(**values))
