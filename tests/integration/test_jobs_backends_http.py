@@ -1,0 +1,94 @@
+"""The job scenarios of test_jobs_http on the remote backends: a real one-node Slurm cluster
+and a real dask.distributed scheduler with a worker, through the HTTP interface."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from ..jobs.conftest import QUICK, SLOW
+from .conftest import _free_port
+from .test_jobs_http import Service, final_document, job_id, service
+
+pytestmark = pytest.mark.realdata
+
+
+@pytest.fixture(scope="module")
+def dask_scheduler() -> Iterator[str]:
+    """Address of a dask scheduler with one worker of two threads, on 127.0.0.1."""
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+         "--port", str(port), "--dashboard-address", ":0"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "2", "--host",
+         "127.0.0.1", "--dashboard-address", ":0"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield address
+    finally:
+        for process in (worker, scheduler):
+            process.terminate()
+            process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module", params=["slurm", "dask"])
+def remote(request, settings_env, tmp_path_factory) -> Iterator[Service]:
+    """A service whose jobs run on Slurm or on Dask, two at a time."""
+    settings = {"backend": request.param, "max_running": 2, "max_queued": 50}
+    if request.param == "slurm":
+        if not os.environ.get("CP4CDS_WPS_TEST_SLURM") or not shutil.which("sbatch"):
+            pytest.skip(
+                "needs a Slurm cluster: run .ci/setup-slurm.sh, set CP4CDS_WPS_TEST_SLURM=1"
+            )
+    else:
+        settings["dask_scheduler"] = request.getfixturevalue("dask_scheduler")
+    var_dir = tmp_path_factory.mktemp(request.param)
+    with service(settings_env, var_dir, **settings) as running:
+        yield running
+
+
+def worker_pids(job: str) -> list[int]:
+    """Processes of this machine running the worker of ``job``, whatever started them."""
+    found = subprocess.run(
+        ["pgrep", "-f", f"cp4cds_wps.jobs.worker {job}"], capture_output=True, text=True
+    )
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def test_jobs_run_two_at_a_time_and_all_succeed(remote):
+    status_urls = [remote.submit(QUICK) for _ in range(10)]
+    documents = [final_document(url, timeout=300) for url in status_urls]
+    assert sum("ProcessSucceeded" in document for document in documents) == 10
+    jobs = [remote.store.get(job_id(url)) for url in status_urls]
+    assert {job.state for job in jobs} == {"succeeded"}
+    assert {job.backend for job in jobs} == {remote.env["CP4CDS_WPS_JOBS__BACKEND"]}
+    for job in jobs:
+        assert sum(o.started <= job.started < o.finished for o in jobs) <= 2
+
+
+def test_killed_worker_fails_its_job(remote):
+    status_url = remote.submit(SLOW)
+    deadline = time.monotonic() + 120
+    # once the worker reported in (a job killed before that is re-queued once, by design)
+    while remote.store.get(job_id(status_url)).heartbeat is None or not (
+        pids := worker_pids(job_id(status_url))
+    ):
+        assert time.monotonic() < deadline, remote.store.get(job_id(status_url))
+        time.sleep(0.1)
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    document = final_document(status_url, timeout=180)
+    assert "ProcessFailed" in document and "worker died" in document
+    assert remote.store.get(job_id(status_url)).state == "failed"
