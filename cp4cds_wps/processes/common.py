@@ -31,68 +31,68 @@ from cp4cds_wps.tasks.subset import TaskResult
 MESSAGE_CHARS = ".:!?=,;-_/'()[]+*<>@"
 
 
+def text_input(
+    identifier: str, title: str, abstract: str, *, required: bool = False
+) -> LiteralInput:
+    """A single string input (the form of all rook-style inputs)."""
+    return LiteralInput(
+        identifier,
+        title,
+        abstract=abstract,
+        data_type="string",
+        min_occurs=1 if required else 0,
+        max_occurs=1,
+    )
+
+
 def collection_input() -> LiteralInput:
     """The dataset ids a process works on."""
-    return LiteralInput(
+    return text_input(
         "collection",
         "Collection",
-        abstract="A dataset identifier or list of comma separated identifiers. "
+        "A dataset identifier or list of comma separated identifiers. "
         "Example: CMIP6.CMIP.IPSL.IPSL-CM6A-LR.historical.r1i1p1f1.Amon.rlds.gr.v20180803",
-        data_type="string",
-        min_occurs=1,
-        max_occurs=1,
+        required=True,
     )
 
 
 def time_input() -> LiteralInput:
     """Time range ``start/end``."""
-    return LiteralInput(
+    return text_input(
         "time",
         "Time Period",
-        abstract="The time period for subsetting separated by /. Either end may be left "
+        "The time period for subsetting separated by /. Either end may be left "
         "open. Example: 1860-01-01/1900-12-30",
-        data_type="string",
-        min_occurs=0,
-        max_occurs=1,
     )
 
 
 def time_components_input() -> LiteralInput:
     """Time components such as years and months."""
-    return LiteralInput(
+    return text_input(
         "time_components",
         "Time Components",
-        abstract="Optional time components to describe parts of the time period (e.g. year, "
+        "Optional time components to describe parts of the time period (e.g. year, "
         "month and day). Example: year:1970,1980|month:01,02,03",
-        data_type="string",
-        min_occurs=0,
-        max_occurs=1,
     )
 
 
 def area_input() -> LiteralInput:
     """Bounding box ``W,S,E,N``."""
-    return LiteralInput(
+    return text_input(
         "area",
         "Area",
-        abstract="The area to subset over separated by commas: west,south,east,north in "
+        "The area to subset over separated by commas: west,south,east,north in "
         "degrees. Example: 0.,49.,10.,65",
-        data_type="string",
-        min_occurs=0,
-        max_occurs=1,
     )
 
 
 def level_input() -> LiteralInput:
     """Level range ``first/last``."""
-    return LiteralInput(
+    return text_input(
         "level",
         "Level",
-        abstract="The level range to subset over separated by a /, in the units of the "
+        "The level range to subset over separated by a /, in the units of the "
         "dataset's vertical axis. Example: 1000/2000",
-        data_type="string",
-        min_occurs=0,
-        max_occurs=1,
     )
 
 
