@@ -101,8 +101,9 @@ def run_steps(
                     linked.append(LinkedFile(name=f.path.name, url=url, size=f.size, md5=f.md5))
                     prov.add_output(f.path.name, url)
                 continue
-            # The synchronous scheduler keeps dask from starting thread pools in a process
-            # that may fork later (PyWPS forks from the server process).
+            # One thread: synchronous requests run inside gunicorn workers, which must not
+            # hold dask thread pools, and netCDF reads and writes on dask's thread pool can
+            # deadlock on xarray's locks; decompression is serialised by a lock anyway.
             with dask.config.set(scheduler="synchronous"):
                 ds = open_dataset([f.path for f in step.files], time_chunk=time_chunk)
                 result = step.compute(ds)
