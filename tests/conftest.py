@@ -5,11 +5,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import dask
 import pytest
 
 from cp4cds_wps.config import load_settings
 
 ARCHIVE_ENV = "CP4CDS_WPS_ARCHIVE__BASE_DIR"
+
+# Reference computations in the tests read netCDF on one thread, as the service does
+# (cp4cds_wps.tasks.runner): HDF5 is not thread-safe, and a file closed by the garbage
+# collector on one dask thread while another reads the same file fails ("NetCDF: HDF error").
+dask.config.set(scheduler="synchronous")
 
 
 def _archive_dir() -> Path:
