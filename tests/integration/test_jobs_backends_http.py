@@ -15,7 +15,7 @@ import pytest
 
 from ..jobs.conftest import QUICK, SLOW
 from .conftest import _free_port
-from .test_jobs_http import Service, final_document, job_id, service
+from .test_jobs_http import Service, final_document, job_id, restart_loses_no_job, service
 
 pytestmark = pytest.mark.realdata
 
@@ -43,20 +43,30 @@ def dask_scheduler() -> Iterator[str]:
             process.wait(timeout=30)
 
 
-@pytest.fixture(scope="module", params=["slurm", "dask"])
-def remote(request, settings_env, tmp_path_factory) -> Iterator[Service]:
-    """A service whose jobs run on Slurm or on Dask, two at a time."""
-    settings = {"backend": request.param, "max_running": 2, "max_queued": 50}
-    if request.param == "slurm":
+def backend_settings(request, backend: str) -> dict[str, object]:
+    """[jobs] settings selecting ``backend``; skips Slurm where no cluster was set up."""
+    if backend == "slurm":
         if not os.environ.get("CP4CDS_WPS_TEST_SLURM") or not shutil.which("sbatch"):
             pytest.skip(
                 "needs a Slurm cluster: run .ci/setup-slurm.sh, set CP4CDS_WPS_TEST_SLURM=1"
             )
-    else:
-        settings["dask_scheduler"] = request.getfixturevalue("dask_scheduler")
+        return {"backend": "slurm"}
+    return {"backend": "dask", "dask_scheduler": request.getfixturevalue("dask_scheduler")}
+
+
+@pytest.fixture(scope="module", params=["slurm", "dask"])
+def remote(request, settings_env, tmp_path_factory) -> Iterator[Service]:
+    """A service whose jobs run on Slurm or on Dask, two at a time."""
+    settings = backend_settings(request, request.param)
     var_dir = tmp_path_factory.mktemp(request.param)
-    with service(settings_env, var_dir, **settings) as running:
+    with service(settings_env, var_dir, max_running=2, max_queued=50, **settings) as running:
         yield running
+
+
+@pytest.fixture(params=["slurm", "dask"])
+def backend(request) -> dict[str, object]:
+    """[jobs] settings of a remote backend, for tests that start services of their own."""
+    return backend_settings(request, request.param)
 
 
 def worker_pids(job: str) -> list[int]:
@@ -92,3 +102,20 @@ def test_killed_worker_fails_its_job(remote):
     document = final_document(status_url, timeout=180)
     assert "ProcessFailed" in document and "worker died" in document
     assert remote.store.get(job_id(status_url)).state == "failed"
+
+
+def test_restart_loses_no_job(settings_env, tmp_path, backend):
+    restart_loses_no_job(settings_env, tmp_path / "var", **backend)
+
+
+def test_wall_time_exceeded(settings_env, tmp_path, backend):
+    with service(settings_env, tmp_path / "var", wall_time=2, **backend) as running:
+        status_url = running.submit(SLOW)
+        document = final_document(status_url, timeout=180)
+        assert "ProcessFailed" in document and "exceeded the wall time of 2 s" in document
+        job = running.store.get(job_id(status_url))
+        assert (job.state, job.message) == ("failed", "exceeded the wall time of 2 s")
+        deadline = time.monotonic() + 60
+        while worker_pids(job.id):  # the worker was stopped, not left running
+            assert time.monotonic() < deadline, worker_pids(job.id)
+            time.sleep(0.5)
