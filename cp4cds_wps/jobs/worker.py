@@ -73,6 +73,20 @@ def output_urls(status_document: str | bytes | None) -> dict[str, str]:
     return urls
 
 
+def own_pywps_lock() -> None:
+    """Give this process its own lock around PyWPS's database setup.
+
+    ``pywps.dblog`` guards the creation of its database engine with a ``multiprocessing``
+    lock made when it is imported. Workers forked from the local backend's fork server
+    share that one semaphore, so a worker killed while holding it (kill -9, wall time,
+    dismissal) left every later worker waiting for it for good. Engines are never shared
+    between processes, so a lock of this process is all PyWPS needs.
+    """
+    from pywps import dblog
+
+    dblog.lock = threading.Lock()
+
+
 def _guard_memory(handler: Callable, memory_mb: int) -> Callable:
     """``handler``, with a MemoryError turned into a readable process failure."""
     from pywps.app.exceptions import ProcessError
@@ -142,6 +156,7 @@ def main(job_id: str) -> int:
         0 when the job succeeded, 1 when it failed, 2 when it was not there to run.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    own_pywps_lock()
     settings = get_settings()
     store = JobStore.from_settings(settings)
     try:

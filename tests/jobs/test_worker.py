@@ -59,6 +59,26 @@ def test_reports_progress_to_the_store(store, wps):
     assert any(0 < percent < 100 for percent in seen), seen
 
 
+def test_a_worker_killed_in_pywps_database_setup_blocks_no_later_worker(store, wps):
+    # PyWPS guards its database setup with a multiprocessing lock that all workers forked
+    # from the local backend's fork server shared: one killed while holding it hung the rest
+    job_id = submit(wps, QUICK)
+    store.claim_next("local")
+    code = (
+        "import os, sys, pywps.dblog\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    pywps.dblog.lock.acquire()\n"
+        "    os._exit(0)  # ends holding it, as a worker killed there\n"
+        "os.waitpid(pid, 0)\n"
+        "from cp4cds_wps.jobs import worker\n"
+        f"sys.exit(worker.main({job_id!r}))\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert store.get(job_id).state == "succeeded"
+
+
 def test_memory_error_fails_with_the_limit(store, wps, service_settings, monkeypatch):
     from cp4cds_wps.processes import subset
 
