@@ -14,7 +14,6 @@ mean (CF 1.8, section 7.3).
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -23,9 +22,18 @@ import numpy as np
 import xarray as xr
 
 from cp4cds_wps.errors import InvalidParameter, MissingParameter
+from cp4cds_wps.ops.cf import bounds_name, bounds_names, value_encoding, with_cell_method
 from cp4cds_wps.ops.weights import cell_areas, horizontal_grid
 
-__all__ = ["DIMS", "FREQS", "average_over_dims", "average_time", "parse_dims", "parse_freq"]
+__all__ = [
+    "DIMS",
+    "FREQS",
+    "average_over_dims",
+    "average_time",
+    "check_coarser",
+    "parse_dims",
+    "parse_freq",
+]
 
 #: The dimensions a user may average over.
 DIMS = ("time", "level", "latitude", "longitude", "realization")
@@ -103,12 +111,6 @@ def _dims_text(ds: xr.Dataset) -> str:
     return ", ".join(f"{d} ({n})" for d, n in ds.sizes.items()) or "none"
 
 
-def _bounds_name(ds: xr.Dataset, coord: str) -> str | None:
-    var = ds[coord]
-    name = var.attrs.get("bounds", var.encoding.get("bounds"))
-    return name if name in ds.variables else None
-
-
 def _vertical_dim(ds: xr.Dataset) -> str | None:
     for name in ds.cf.axes.get("Z", []) + ds.cf.coordinates.get("vertical", []):
         if name in ds.dims:
@@ -118,20 +120,13 @@ def _vertical_dim(ds: xr.Dataset) -> str | None:
 
 def _time_bounds(ds: xr.Dataset) -> np.ndarray | None:
     """The time bounds ``(n, 2)`` as cftime dates (read once: they are dask-backed), or None."""
-    bounds = _bounds_name(ds, "time")
+    bounds = bounds_name(ds, "time")
     return None if bounds is None else ds[bounds].values
 
 
 def _lengths(edges: np.ndarray) -> np.ndarray:
     """Length in days of each ``(start, end)`` pair of dates."""
     return np.array([(b[-1] - b[0]).total_seconds() for b in edges]) / _SECONDS_PER_DAY
-
-
-def _with_method(cell_methods: str | None, method: str) -> str:
-    """``cell_methods`` followed by ``method`` (``"<name>: point"`` entries of it removed)."""
-    name = method.split(":")[0]
-    kept = re.sub(rf"\b{re.escape(name)}:\s*point\b\s*", "", cell_methods or "").strip()
-    return f"{kept} {method}".strip()
 
 
 def _midpoint(low, high):
@@ -141,7 +136,7 @@ def _midpoint(low, high):
 def _scalar_coordinate(ds: xr.Dataset, dim: str) -> dict[str, xr.Variable]:
     """The scalar coordinate (and its bounds) that replaces an averaged 1-D axis ``dim``."""
     coord = ds[dim].variable
-    bounds = _bounds_name(ds, dim)
+    bounds = bounds_name(ds, dim)
     values = (ds[bounds] if bounds else ds[dim]).values
     if isinstance(values.flat[0], cftime.datetime):
         low, high = min(values.flat), max(values.flat)
@@ -234,7 +229,7 @@ def average_over_dims(
     horizontal = "latitude" in resolved or "longitude" in resolved
     means = {}
     for name, var in ds.data_vars.items():
-        if name in _bounds_names(ds) or not set(reduced) <= set(var.dims):
+        if name in bounds_names(ds) or not set(reduced) <= set(var.dims):
             continue
         weight = _product(factors, var)
         mean = (
@@ -244,10 +239,10 @@ def average_over_dims(
         )
         mean.attrs["cell_methods"] = var.attrs.get("cell_methods")
         for method in methods:
-            mean.attrs["cell_methods"] = _with_method(mean.attrs["cell_methods"], method)
+            mean.attrs["cell_methods"] = with_cell_method(mean.attrs["cell_methods"], method)
         if horizontal:
             mean.attrs.pop("cell_measures", None)
-        mean.encoding = _value_encoding(var)
+        mean.encoding = value_encoding(var)
         means[name] = mean
     # 1-D axes become scalar coordinates; 2-D grids and ensemble members leave no coordinate
     scalar = [
@@ -267,7 +262,7 @@ def _weights_and_methods(
         methods.append("time: mean")
     if "level" in resolved:
         (axis,) = resolved["level"]
-        bounds = _bounds_name(ds, axis)
+        bounds = bounds_name(ds, axis)
         if bounds is not None:
             edges = ds[bounds].values
             factors.append(xr.DataArray(np.abs(edges[:, -1] - edges[:, 0]), dims=axis))
@@ -299,10 +294,6 @@ def _product(factors: list[xr.DataArray], var: xr.DataArray) -> xr.DataArray | N
     if var.chunks is not None:
         weight = weight.chunk({d: var.chunksizes[d] for d in weight.dims})
     return weight
-
-
-def _bounds_names(ds: xr.Dataset) -> set[str]:
-    return {b for c in ds.variables if (b := _bounds_name(ds, c)) is not None}
 
 
 def _replace_axes(
@@ -357,12 +348,15 @@ def average_time(ds: xr.Dataset, freq: str) -> xr.Dataset:
     index = ds.indexes["time"]
     edges = _time_bounds(ds)
     days = None if edges is None else _lengths(edges)
-    _check_coarser(freq, index, days)
+    if days is not None:
+        check_coarser(freq, float(np.median(days)))
+    elif len(index) > 1:
+        check_coarser(freq, _median_step(index))
     if days is None:
         days = _default_step_days(index)
     keys, first = _periods(index, freq)
     last = np.r_[first[1:], len(keys)] - 1
-    bounds_name = _bounds_name(ds, "time")
+    time_bounds = bounds_name(ds, "time")
     if edges is not None:
         low, high = edges[first, 0], edges[last, -1]
     else:
@@ -370,31 +364,44 @@ def average_time(ds: xr.Dataset, freq: str) -> xr.Dataset:
         high = np.array([_next_start(d, freq) for d in low])
     mid = np.array([_midpoint(a, b) for a, b in zip(low, high, strict=True)])
 
-    weight = xr.DataArray(days, dims="time")
     means = {}
     for name, var in ds.data_vars.items():
-        if "time" not in var.dims or name == bounds_name:
+        if "time" not in var.dims or name == time_bounds:
             continue
-        valid = var.notnull()
-        total = _period_sums((var * weight).where(valid, 0.0), first)
-        counted = _period_sums(weight.where(valid, 0.0), first)
-        mean = (total / counted.where(counted > 0)).transpose(*var.dims)
+        mean = _period_means(var, days, first)
         mean.attrs = {**var.attrs, "cell_methods": _time_mean(var.attrs.get("cell_methods"))}
-        mean.encoding = _value_encoding(var)
+        mean.encoding = value_encoding(var)
         means[name] = mean
     return _new_time_axis(ds, means, mid, np.stack([low, high], axis=1), freq)
 
 
-def _period_sums(data: xr.DataArray, first: np.ndarray) -> xr.DataArray:
-    """Sums over the runs of time steps starting at positions ``first``.
+def _period_means(data: xr.DataArray, weights: np.ndarray, first: np.ndarray) -> xr.DataArray:
+    """Weighted means, NaN left out, over the runs of time steps starting at ``first``.
 
     Lazy data is rechunked along time so that each chunk holds whole periods (about as many
-    steps as its chunks had), and each chunk is summed with one ``numpy.add.reduceat``: one
-    task per chunk, whatever the number of periods.
+    steps as its chunks had), and each chunk gives its periods' means in one task, summing
+    step by step: the data are read once, a chunk at a time, and no temporary is larger than
+    one field, whatever the number and length of the periods.
     """
     axis = data.get_axis_num("time")
+
+    def means(block: np.ndarray, block_weights: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        # step by step, so that no temporary is larger than one field
+        steps = np.moveaxis(block, axis, 0)
+        out = np.empty((len(starts), *steps.shape[1:]), dtype=block.dtype)
+        for k, (a, b) in enumerate(itertools.pairwise([*starts, len(steps)])):
+            total = np.zeros(steps.shape[1:])
+            counted = np.zeros(steps.shape[1:])
+            for field, weight in zip(steps[a:b], block_weights[a:b], strict=True):
+                valid = ~np.isnan(field)
+                total += np.where(valid, field, 0.0) * weight
+                counted += valid * weight
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[k] = total / np.where(counted > 0, counted, np.nan)
+        return np.moveaxis(out, 0, axis)
+
     if data.chunks is None:
-        return xr.DataArray(np.add.reduceat(data.values, first, axis=axis), dims=data.dims)
+        return xr.DataArray(means(data.values, weights, first), dims=data.dims)
     size = data.chunks[axis][0]
     edges = [0]
     for start in first[1:]:
@@ -402,42 +409,41 @@ def _period_sums(data: xr.DataArray, first: np.ndarray) -> xr.DataArray:
             edges.append(int(start))
     edges.append(data.sizes["time"])
     array = data.data.rechunk({axis: tuple(np.diff(edges))})
-    starts = [first[(first >= a) & (first < b)] - a for a, b in itertools.pairwise(edges)]
+    pieces = [
+        (weights[a:b], first[(first >= a) & (first < b)] - a) for a, b in itertools.pairwise(edges)
+    ]
 
-    def block_sums(block: np.ndarray, block_info=None) -> np.ndarray:
-        return np.add.reduceat(block, starts[block_info[0]["chunk-location"][axis]], axis=axis)
+    def block_means(block: np.ndarray, block_info=None) -> np.ndarray:
+        return means(block, *pieces[block_info[0]["chunk-location"][axis]])
 
-    chunks = (*array.chunks[:axis], tuple(len(s) for s in starts), *array.chunks[axis + 1 :])
+    chunks = (*array.chunks[:axis], tuple(len(p[1]) for p in pieces), *array.chunks[axis + 1 :])
     return xr.DataArray(
-        array.map_blocks(block_sums, chunks=chunks, dtype=array.dtype), dims=data.dims
+        array.map_blocks(block_means, chunks=chunks, dtype=array.dtype), dims=data.dims
     )
-
-
-def _value_encoding(var: xr.DataArray) -> dict:
-    """The encoding of ``var`` without storage details and stale ``coordinates``."""
-    return {k: v for k, v in var.encoding.items() if k not in ("chunksizes", "coordinates")}
 
 
 def _time_mean(cell_methods: str | None) -> str:
     """``cell_methods`` ending with ``time: mean`` (a mean of means stays ``time: mean``)."""
     if (cell_methods or "").rstrip().endswith("time: mean"):
         return cell_methods.strip()
-    return _with_method(cell_methods, "time: mean")
+    return with_cell_method(cell_methods, "time: mean")
 
 
-def _check_coarser(freq: str, index: xr.CFTimeIndex, days: np.ndarray | None) -> None:
-    if days is not None:
-        step = float(np.median(days))
-    elif len(index) > 1:
-        step = _median_step(index)
-    else:
-        return
-    if step >= 0.9 * FREQS[freq]:
-        coarser = [f for f, length in FREQS.items() if length > step * 1.1]
+def check_coarser(freq: str, step_days: float) -> None:
+    """Refuse means over periods of ``freq`` of data whose steps are ``step_days`` long.
+
+    Raises
+    ------
+    InvalidParameter
+        Named ``freq`` when a period is not clearly longer than a step, naming the
+        frequencies that would be.
+    """
+    if step_days >= 0.9 * FREQS[freq]:
+        coarser = [f for f, length in FREQS.items() if length > step_days * 1.1]
         choice = f"choose {' or '.join(coarser)}" if coarser else "the data are yearly or coarser"
         raise InvalidParameter(
             "freq",
-            f"the dataset's time steps are about {step:.3g} days long, not shorter than a "
+            f"the dataset's time steps are about {step_days:.3g} days long, not shorter than a "
             f"{freq}: a {freq} mean needs finer data; {choice}",
         )
 
@@ -488,7 +494,7 @@ def _new_time_axis(
     ds: xr.Dataset, means: dict[str, xr.DataArray], mid: np.ndarray, edges: np.ndarray, freq: str
 ) -> xr.Dataset:
     time = ds["time"].variable
-    bounds = _bounds_name(ds, "time") or "time_bnds"
+    bounds = bounds_name(ds, "time") or "time_bnds"
     bounds_dim = ds[bounds].dims[-1] if bounds in ds.variables else "bnds"
     out = ds.drop_vars([n for n, v in ds.variables.items() if "time" in v.dims])
     out = out.assign_coords(

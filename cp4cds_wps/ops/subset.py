@@ -20,6 +20,7 @@ import xarray as xr
 from clisops.core.subset import get_lat, get_lon, subset_time_by_components
 
 from cp4cds_wps.errors import InvalidParameter, NoDataSelected
+from cp4cds_wps.ops.cf import bounds_names
 from cp4cds_wps.ops.params import Area, LevelRange, TimeComponents, TimeRange
 
 __all__ = ["subset"]
@@ -209,14 +210,6 @@ def _no_cell(area: Area, lat: np.ndarray, lon: np.ndarray) -> NoDataSelected:
     )
 
 
-def _bounds_names(ds: xr.Dataset) -> set[str]:
-    return {
-        var.attrs["bounds"]
-        for var in ds.variables.values()
-        if isinstance(var.attrs.get("bounds"), str)
-    }
-
-
 def _subset_area(ds: xr.Dataset, area: Area) -> xr.Dataset:
     lat, lon = _lat_lon(ds)
     if lat.ndim == 1 and lon.ndim == 1 and lat.dims != lon.dims:
@@ -272,7 +265,7 @@ def _subset_masked(ds: xr.Dataset, lat: xr.DataArray, lon: xr.DataArray, area: A
         box[dim] = slice(int(positions[0]), int(positions[-1]) + 1)
     ds = ds.isel(box)
     mask = xr.DataArray(inside[tuple(box[d] for d in lat.dims)], dims=lat.dims)
-    keep = _bounds_names(ds) | {lat.name, lon.name}
+    keep = bounds_names(ds) | {lat.name, lon.name}
     masked = {}
     for name, var in ds.data_vars.items():
         if name in keep or not set(lat.dims) <= set(var.dims):

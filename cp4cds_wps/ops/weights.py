@@ -12,6 +12,7 @@ import numpy as np
 import xarray as xr
 
 from cp4cds_wps.errors import DatasetInconsistent, InvalidParameter
+from cp4cds_wps.ops.cf import bounds_of
 
 __all__ = ["EARTH_RADIUS", "HorizontalGrid", "cell_areas", "horizontal_grid"]
 
@@ -103,11 +104,11 @@ def cell_areas(ds: xr.Dataset, *, areacella: xr.DataArray | None = None) -> xr.D
         values = _matched(areacella, ds, grid)
         comment = f"from {areacella.name or 'the cell area field'}"
     else:
-        lat_bounds, lon_bounds = (_bounds(ds, c) for c in (grid.lat, grid.lon))
+        lat_bounds, lon_bounds = (bounds_of(ds, c) for c in (grid.lat, grid.lon))
         if lat_bounds is None or lon_bounds is None:
-            return _named(np.cos(np.deg2rad(_on_grid(grid.lat, grid))), "1", "cos(latitude)")
+            return _named(np.cos(np.deg2rad(on_grid(grid.lat, grid))), "1", "cos(latitude)")
         if grid.regular:
-            values = _on_grid(_band_areas(lat_bounds, lon_bounds), grid)
+            values = on_grid(_band_areas(lat_bounds, lon_bounds), grid)
         else:
             values = _polygon_areas(lat_bounds, lon_bounds, grid)
         comment = "from cell bounds on a sphere of radius 6371 km"
@@ -120,16 +121,9 @@ def _named(values: xr.DataArray, units: str, comment: str) -> xr.DataArray:
     return values
 
 
-def _on_grid(da: xr.DataArray, grid: HorizontalGrid) -> xr.DataArray:
+def on_grid(da: xr.DataArray, grid: HorizontalGrid) -> xr.DataArray:
     """``da`` broadcast to the grid's dimensions, in their order."""
     return xr.broadcast(da, grid.lat, grid.lon)[0].transpose(*grid.dims)
-
-
-def _bounds(ds: xr.Dataset, coord: xr.DataArray) -> xr.DataArray | None:
-    name = coord.attrs.get("bounds", coord.encoding.get("bounds"))
-    if name in ds.variables:
-        return ds[name].reset_coords(drop=True).astype(float)
-    return None
 
 
 def _band_areas(lat_bounds: xr.DataArray, lon_bounds: xr.DataArray) -> xr.DataArray:
