@@ -41,6 +41,8 @@ FILL_KEYS = ("_FillValue", "missing_value")
 COMPRESSION_LEVEL = 1
 #: Upper size of one on-disk chunk of a data variable, in bytes.
 CHUNK_BYTES = 4 * 2**20
+#: Smallest on-disk chunk made to fit the dask chunks written.
+MIN_ALIGNED_BYTES = 16 * 2**10
 
 
 def write_netcdf(ds: xr.Dataset, path: Path, *, history: str) -> Path:
@@ -183,17 +185,26 @@ def _prepared(ds: xr.Dataset, history: str) -> tuple[xr.Dataset, dict[Hashable, 
                 zlib=True,
                 complevel=COMPRESSION_LEVEL,
                 shuffle=True,
-                chunksizes=chunk_shape(var.shape, dtype),
+                chunksizes=chunk_shape(var.shape, dtype, var.chunks),
             )
     return out, encoding
 
 
-def chunk_shape(shape: tuple[int, ...], dtype: np.dtype) -> tuple[int, ...]:
+def chunk_shape(
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    dask_chunks: tuple[tuple[int, ...], ...] | None = None,
+) -> tuple[int, ...]:
     """On-disk chunk sizes of an array: whole trailing dimensions, at most ``CHUNK_BYTES``.
 
     Leading dimensions (usually time) are cut so that a chunk holds as many whole trailing
     slices (e.g. whole fields) as fit in ``CHUNK_BYTES``; a single slice larger than that is
-    cut along its own leading dimension in turn.
+    cut along its own leading dimension in turn. When the array is written from dask chunks,
+    the leading size divides the dask chunks' length: each dask chunk then fills whole disk
+    chunks, which netCDF compresses once instead of reading, decompressing and compressing
+    a shared chunk again for every dask chunk; unless that makes chunks smaller than
+    ``MIN_ALIGNED_BYTES``, which would compress badly (e.g. monthly means of a small domain
+    computed four months at a time).
 
     Parameters
     ----------
@@ -201,13 +212,21 @@ def chunk_shape(shape: tuple[int, ...], dtype: np.dtype) -> tuple[int, ...]:
         The shape of the array (no zero sizes).
     dtype
         Its on-disk type.
+    dask_chunks
+        The dask chunks of the array written, if any.
 
     Returns
     -------
     tuple of int
         The chunk sizes, one per dimension.
     """
-    return tuple(
+    sizes = [
         max(1, min(size, CHUNK_BYTES // (dtype.itemsize * math.prod(shape[i + 1 :]))))
         for i, size in enumerate(shape)
-    )
+    ]
+    if dask_chunks and len(dask_chunks[0]) > 1:
+        step = dask_chunks[0][0]
+        aligned = next(n for n in range(min(sizes[0], step), 0, -1) if step % n == 0)
+        if aligned * dtype.itemsize * math.prod(shape[1:]) >= MIN_ALIGNED_BYTES:
+            sizes[0] = aligned
+    return tuple(sizes)

@@ -20,6 +20,7 @@ from cp4cds_wps.output.metalink import LinkedFile, file_digest
 from cp4cds_wps.output.naming import output_filename
 from cp4cds_wps.output.netcdf import write_netcdf
 from cp4cds_wps.output.provenance import Provenance
+from cp4cds_wps.output.split import split_by_size
 from cp4cds_wps.tasks.software import software_versions
 
 Progress = Callable[[int, str], None]
@@ -38,6 +39,38 @@ class Step:
     compute: Callable[[xr.Dataset], xr.Dataset] | None
     also_used: tuple[Dataset, ...] = ()
 
+    @property
+    def inputs(self) -> tuple[tuple[Dataset, tuple[FileRecord, ...]], ...]:
+        """The datasets read and their files."""
+        return ((self.dataset, self.files),)
+
+    @property
+    def source_name(self) -> str:
+        """The file name the output is named after (with the time range of the result)."""
+        return self.files[0].path.name
+
+    def run(self, opened: list[xr.Dataset]) -> xr.Dataset:
+        """The result computed from the opened dataset."""
+        return self.compute(opened[0])
+
+
+@dataclass(frozen=True)
+class CombinedStep:
+    """Several datasets of a request read into one output (e.g. members of an ensemble).
+
+    ``compute`` gets the opened datasets in the order of ``inputs``; the output is named
+    after ``source_name``. ``also_used`` as in :class:`Step`.
+    """
+
+    inputs: tuple[tuple[Dataset, tuple[FileRecord, ...]], ...]
+    compute: Callable[[list[xr.Dataset]], xr.Dataset]
+    source_name: str
+    also_used: tuple[Dataset, ...] = ()
+
+    def run(self, opened: list[xr.Dataset]) -> xr.Dataset:
+        """The result computed from the opened datasets."""
+        return self.compute(opened)
+
 
 @dataclass(frozen=True)
 class TaskResult:
@@ -50,15 +83,16 @@ class TaskResult:
 def run_steps(
     process: str,
     parameters: Mapping[str, str],
-    steps: Sequence[Step],
+    steps: Sequence[Step | CombinedStep],
     *,
     out_dir: Path,
     out_url: str,
     data_url: str,
     time_chunk: int,
+    max_file_mb: int | None = None,
     progress: Progress | None = None,
 ) -> TaskResult:
-    """Carry out ``steps`` and write one CF-compliant netCDF file per computed dataset.
+    """Carry out ``steps`` and write CF-compliant netCDF files of each computed step.
 
     Parameters
     ----------
@@ -67,7 +101,7 @@ def run_steps(
     parameters
         The request as text.
     steps
-        What to do, one step per dataset.
+        What to do: one step per output (a dataset, or several datasets combined).
     out_dir
         A folder of this run only; removed again if the run fails.
     out_url
@@ -76,6 +110,9 @@ def run_steps(
         URL under which archive roots are served (``<data_url>/<root>/<relpath>``).
     time_chunk
         Time steps per dask chunk when opening datasets.
+    max_file_mb
+        Largest output file (uncompressed MiB); larger results are split along time into
+        several files (see :func:`write_outputs`). None: one file per step.
     progress
         Called with (percent, message) as the work advances.
 
@@ -90,9 +127,10 @@ def run_steps(
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         for i, step in enumerate(steps):
-            dataset = step.dataset
-            report(int(100 * i / len(steps)), f"{process}: {dataset.id}")
-            prov.add_input(dataset.id, dataset.version, [(f.path.name, f.md5) for f in step.files])
+            ids = ", ".join(dataset.id for dataset, _ in step.inputs)
+            report(int(100 * i / len(steps)), f"{process}: {ids}")
+            for dataset, files in step.inputs:
+                prov.add_input(dataset.id, dataset.version, [(f.path.name, f.md5) for f in files])
             for other in step.also_used:
                 prov.add_input(other.id, other.version, [(f.path.name, f.md5) for f in other.files])
             if step.compute is None:
@@ -105,24 +143,70 @@ def run_steps(
             # hold dask thread pools, and netCDF reads and writes on dask's thread pool can
             # deadlock on xarray's locks; decompression is serialised by a lock anyway.
             with dask.config.set(scheduler="synchronous"):
-                ds = open_dataset([f.path for f in step.files], time_chunk=time_chunk)
-                result = step.compute(ds)
-                name = output_filename(step.files[0].path.name, result)
-                path = write_netcdf(
+                opened = [
+                    open_dataset([f.path for f in files], time_chunk=time_chunk)
+                    for _, files in step.inputs
+                ]
+                result = step.run(opened)
+                written = write_outputs(
                     result,
-                    _unique(out_dir / name),
-                    history=f"cp4cds-wps {process} of {dataset.id} with {described}",
+                    step.source_name,
+                    out_dir=out_dir,
+                    out_url=out_url,
+                    history=f"cp4cds-wps {process} of {ids} with {described}",
+                    max_file_mb=max_file_mb,
                 )
-            md5, sha256 = file_digest(path)
-            url = f"{out_url}/{path.name}"
-            size = path.stat().st_size
-            linked.append(LinkedFile(name=path.name, url=url, size=size, md5=md5, sha256=sha256))
-            prov.add_output(path.name, url)
+            for output in written:
+                linked.append(output)
+                prov.add_output(output.name, output.url)
     except BaseException:
         shutil.rmtree(out_dir, ignore_errors=True)
         raise
     report(100, f"{process} done: {len(linked)} file(s)")
     return TaskResult(files=tuple(linked), provenance=prov)
+
+
+def write_outputs(
+    result: xr.Dataset,
+    source_name: str,
+    *,
+    out_dir: Path,
+    out_url: str,
+    history: str,
+    max_file_mb: int | None = None,
+) -> list[LinkedFile]:
+    """Write a result as CF netCDF into ``out_dir``: one file, or several along time.
+
+    Parameters
+    ----------
+    result
+        The (lazy) result.
+    source_name
+        Name of a source file; outputs are named after it with their own time range (see
+        :func:`cp4cds_wps.output.naming.output_filename`).
+    out_dir, out_url
+        Where the files go and the URL that folder is served at.
+    history
+        Line added to the files' ``history`` attribute.
+    max_file_mb
+        Largest file in MiB of uncompressed data; a larger result is split along time into
+        consecutive files (see :func:`cp4cds_wps.output.split.split_by_size`). None: one file.
+
+    Returns
+    -------
+    list of LinkedFile
+        The files written, in time order, with size and checksums.
+    """
+    parts = [result] if max_file_mb is None else split_by_size(result, max_file_mb * 2**20)
+    written = []
+    for part in parts:
+        name = output_filename(source_name, part)
+        path = write_netcdf(part, _unique(out_dir / name), history=history)
+        md5, sha256 = file_digest(path)
+        url = f"{out_url}/{path.name}"
+        size = path.stat().st_size
+        written.append(LinkedFile(name=path.name, url=url, size=size, md5=md5, sha256=sha256))
+    return written
 
 
 def _unique(path: Path) -> Path:

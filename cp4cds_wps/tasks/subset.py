@@ -99,6 +99,7 @@ def run_subset(
     out_url: str,
     data_url: str,
     time_chunk: int,
+    max_file_mb: int | None = None,
     progress: Progress | None = None,
 ) -> TaskResult:
     """Subset each planned dataset and write CF-compliant netCDF files into ``out_dir``.
@@ -124,5 +125,6 @@ def run_subset(
         out_url=out_url,
         data_url=data_url,
         time_chunk=time_chunk,
+        max_file_mb=max_file_mb,
         progress=progress,
     )

@@ -220,6 +220,20 @@ def test_chunks_hold_whole_fields_up_to_4_mib():
     assert chunk_shape((10, 2000, 2000), np.dtype("f8")) == (1, 262, 2000)
 
 
+def test_chunks_along_time_divide_the_dask_chunks_written():
+    # 34,303 days written 120 at a time: 104 fields fit in 4 MiB; 60 fill each dask chunk twice
+    dask_chunks = ((120,) * 285 + (103,), (100,), (100,))
+    assert chunk_shape((34_303, 100, 100), np.dtype("f4"), dask_chunks) == (60, 100, 100)
+    # small fields: the disk chunk is the dask chunk (48 KiB)
+    dask_chunks = ((120,) * 285 + (103,), (10,), (10,))
+    assert chunk_shape((34_303, 10, 10), np.dtype("f4"), dask_chunks) == (120, 10, 10)
+    # aligned chunks would be tiny (100 bytes): whole fields up to the size limit, as without
+    dask_chunks = ((4,) * 282, (5,), (5,))
+    assert chunk_shape((1128, 5, 5), np.dtype("f4"), dask_chunks) == (1128, 5, 5)
+    # one dask chunk: nothing to align
+    assert chunk_shape((1000, 10, 20), np.dtype("f4"), ((1000,), (10,), (20,))) == (1000, 10, 20)
+
+
 def test_existing_file_replaced_and_no_temporary_left(tmp_path):
     target = tmp_path / "out.nc"
     target.write_bytes(b"old")

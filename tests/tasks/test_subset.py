@@ -69,7 +69,7 @@ def inventory(settings):
     return inv
 
 
-def run(request, inventory, tmp_path):
+def run(request, inventory, tmp_path, **kwargs):
     plans = plan_subset(request, inventory)
     return run_subset(
         request,
@@ -78,6 +78,7 @@ def run(request, inventory, tmp_path):
         out_url="http://test/outputs/job",
         data_url="http://test/data",
         time_chunk=120,
+        **kwargs,
     )
 
 
@@ -189,3 +190,26 @@ def test_progress_is_reported_per_dataset(inventory, tmp_path):
         (50, f"subset: {ids[1]}"),
         (100, "subset done: 2 file(s)"),
     ]
+
+
+def test_a_result_larger_than_the_file_limit_is_split_along_time(inventory, tmp_path):
+    # 34,303 days of the area: between 1 and 2 MiB of psl, time and time bounds
+    cordex_psl = (
+        "c3s-cordex.output.EUR-11.IPSL.MOHC-HadGEM2-ES.rcp85.r1i1p1.IPSL-WRF381P.v1.day.psl."
+        "v20190212"
+    )
+    request = SubsetRequest(collection=(cordex_psl,), area=parse_area("0,40,20,60"))
+    whole = run(request, inventory, tmp_path / "whole")
+    split = run(request, inventory, tmp_path / "split", max_file_mb=1)
+
+    opened = [
+        xr.open_dataset(tmp_path / "split" / "job" / f.name, use_cftime=True) for f in split.files
+    ]
+    assert len(whole.files) == 1 and len(split.files) == 2
+    assert all(part.nbytes <= 2**20 for part in opened)
+    for before, after in zip(opened, opened[1:], strict=False):  # consecutive, no overlap
+        assert before.time.values[-1] < after.time.values[0]
+    names = [f.name.rsplit("_", 1)[1] for f in split.files]  # each named for its own range
+    assert names[0].startswith("20060101-") and names[-1].endswith("-20991201.nc")
+    expected = xr.open_dataset(tmp_path / "whole" / "job" / whole.files[0].name, use_cftime=True)
+    xr.testing.assert_identical(xr.concat([part.psl for part in opened], dim="time"), expected.psl)
