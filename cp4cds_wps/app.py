@@ -1,4 +1,5 @@
-"""The WSGI application: ``/wps``, ``/outputs``, ``/data`` and ``/health`` in one app.
+"""The WSGI application: ``/wps``, ``/meta-wps``, ``/api``, ``/outputs``, ``/data`` and
+``/health`` in one app.
 
 ``create_app()`` is what gunicorn runs (``cp4cds-wps start``); it reads the settings from
 the defaults, ``CP4CDS_WPS_CONFIG`` and the environment.
@@ -24,6 +25,9 @@ from cp4cds_wps import __version__
 from cp4cds_wps.config import Settings, get_settings
 from cp4cds_wps.inventory import Inventory
 from cp4cds_wps.jobs.store import JobStore, database_url
+from cp4cds_wps.meta.api import ConstraintsApi
+from cp4cds_wps.meta.links import InputMetadata, meta_url
+from cp4cds_wps.meta.service import MetaWps
 from cp4cds_wps.processes import processes
 from cp4cds_wps.wps2 import Wps2Jobs
 
@@ -116,6 +120,8 @@ class Frontend:
     def index(self, request: Request) -> Response:
         links = {
             "wps": self.settings.wps_url,
+            "meta-wps": meta_url(self.settings.url),
+            "constraints": f"{self.settings.url}/api/constraints",
             "outputs": self.settings.output_url,
             "health": f"{self.settings.url}/health",
         }
@@ -145,11 +151,18 @@ def create_app(settings: Settings | None = None):
     """Build the WSGI application of the service."""
     settings = settings or get_settings()
     cfg_file = prepare(settings)
-    service = Service(processes=processes(), cfgfiles=[str(cfg_file)])
+    main = processes()
+    service = Service(processes=main, cfgfiles=[str(cfg_file)])
     wps = Wps2Jobs(
-        service,
+        InputMetadata(service, main),
         lambda: JobStore.from_settings(settings),
         retention=timedelta(days=settings.jobs.retention_days),
     )
-    app = DispatcherMiddleware(Frontend(settings), {"/wps": wps})
+    names = [p.identifier for p in main]
+    mounts = {
+        "/wps": wps,
+        "/meta-wps": MetaWps(settings, names),
+        "/api": ConstraintsApi(settings, names),
+    }
+    app = DispatcherMiddleware(Frontend(settings), mounts)
     return SharedDataMiddleware(app, {"/outputs": str(settings.output_dir)})

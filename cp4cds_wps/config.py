@@ -68,6 +68,15 @@ class JobSettings:
 
 
 @dataclass(frozen=True)
+class LimitSettings:
+    """The largest request the service accepts (checked before a job is accepted)."""
+
+    max_read_mb: int
+    max_write_mb: int
+    max_files: int
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings of one service instance."""
 
@@ -82,9 +91,11 @@ class Settings:
     inventory_db: Path
     jobs_db: Path
     time_chunk: int
+    max_file_mb: int
     jobs: JobSettings
     base_dir: Path
     roots: tuple[Root, ...]
+    limits: LimitSettings
     sources: tuple[Path, ...] = ()
 
     @property
@@ -240,6 +251,15 @@ def _jobs(data: Mapping[str, Any], jobs_db: Path) -> JobSettings:
     )
 
 
+def _limits(data: Mapping[str, Any]) -> LimitSettings:
+    return LimitSettings(
+        **{
+            key: _get(data, "limits", key, int)
+            for key in ("max_read_mb", "max_write_mb", "max_files")
+        }
+    )
+
+
 def load_settings(
     config_file: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
 ) -> Settings:
@@ -299,9 +319,11 @@ def load_settings(
         inventory_db=path_setting("inventory_db", var_dir / "inventory.sqlite"),
         jobs_db=jobs_db,
         time_chunk=_get(data, "processing", "time_chunk", int),
+        max_file_mb=_get(data, "processing", "max_file_mb", int),
         jobs=_jobs(data, jobs_db),
         base_dir=base_dir,
         roots=_roots(data, base_dir),
+        limits=_limits(data),
         sources=tuple(sources),
     )
 

@@ -3,6 +3,10 @@
 The store is safe to share between processes (gunicorn workers, forked jobs): each call
 opens its own connection, the database runs in WAL mode, and a scan writes in one
 transaction.
+
+Each scan that changes datasets starts a new *generation* of the inventory. The facet index
+(:mod:`cp4cds_wps.inventory.facet_index`) is saved per generation beside the database, and
+every process reloads it when the generation moves on.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import difflib
 import fnmatch
 import json
 import os
+import shutil
 import sqlite3
 import time
 from collections import defaultdict
@@ -21,6 +26,8 @@ from pathlib import Path
 from cp4cds_wps.config import Root, Settings
 from cp4cds_wps.errors import UnknownDataset
 from cp4cds_wps.inventory import drs
+from cp4cds_wps.inventory.facet_index import FacetIndex
+from cp4cds_wps.inventory.geometry import Geometry, read_geometry
 from cp4cds_wps.inventory.records import Dataset, FileRecord, Issue, ScanReport
 from cp4cds_wps.inventory.scan import (
     FileHeader,
@@ -52,12 +59,17 @@ CREATE TABLE IF NOT EXISTS facets (
 );
 CREATE INDEX IF NOT EXISTS facets_value ON facets (name, value);
 CREATE TABLE IF NOT EXISTS aliases (alias TEXT PRIMARY KEY, dataset_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO state VALUES ('generation', 0);
+CREATE TABLE IF NOT EXISTS geometry (dataset_id TEXT PRIMARY KEY, data TEXT NOT NULL);
 """
 _FILE_COLUMNS = (
     "root, relpath, dataset_id, path, size, mtime, md5, start_time, end_time, n_times, "
     "calendar, step_days, grid, realm, problem"
 )
 _MAX_SUGGESTIONS = 5
+#: Facet indexes loaded by this process, by database path (one generation each).
+_INDEXES: dict[Path, FacetIndex] = {}
 
 
 class Inventory:
@@ -142,6 +154,9 @@ class Inventory:
             conn.execute("DELETE FROM aliases")
             conn.executemany("INSERT INTO aliases VALUES (?, ?)", walk.aliases.items())
             total = conn.execute("SELECT count(*) FROM datasets").fetchone()[0]
+            if touched:
+                conn.execute("UPDATE state SET value = value + 1 WHERE key = 'generation'")
+        self.facet_index()
         return ScanReport(
             files_added=counts["added"],
             files_changed=counts["changed"],
@@ -190,6 +205,78 @@ class Inventory:
     def ensure_scanned(self) -> ScanReport | None:
         """Scan when the database holds no dataset yet; return the report, or None."""
         return self.scan() if self.count() == 0 else None
+
+    def generation(self) -> int:
+        """The inventory's generation: a number that grows with each scan changing datasets."""
+        with self._connect() as conn:
+            return _generation(conn)
+
+    @property
+    def index_dir(self) -> Path:
+        """The folder holding the facet index of each generation."""
+        return self.db_path.with_name(f"{self.db_path.name}.facets")
+
+    def facet_index(self) -> FacetIndex:
+        """The facet index of the current generation.
+
+        Loaded once per process and generation (memory-mapped from the index folder); built
+        from the datasets table and saved when no process has saved it yet. Folders of
+        generations before the previous one are removed.
+
+        Returns
+        -------
+        FacetIndex
+        """
+        with self._connect() as conn:
+            generation = _generation(conn)
+            cached = _INDEXES.get(self.db_path)
+            if cached is not None and cached.generation == generation:
+                return cached
+            try:
+                index = FacetIndex.load(self.index_dir / f"g{generation}")
+            except FileNotFoundError:
+                conn.execute("BEGIN")  # one snapshot: the generation and its datasets
+                generation = _generation(conn)
+                rows = conn.execute("SELECT facets FROM datasets ORDER BY id")
+                index = FacetIndex.build([json.loads(row[0]) for row in rows], generation)
+                conn.commit()
+                index.save(self.index_dir)
+                for old in self.index_dir.glob("g*"):
+                    if old.name[1:].isdigit() and int(old.name[1:]) < generation - 1:
+                        shutil.rmtree(old, ignore_errors=True)
+        _INDEXES[self.db_path] = index
+        return index
+
+    def geometry(self, dataset: Dataset) -> Geometry | None:
+        """Grid, levels and variables of a dataset, read from its first file once and kept.
+
+        Returns
+        -------
+        Geometry or None
+            None for a dataset without files or whose first file cannot be read.
+        """
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT data FROM geometry WHERE dataset_id = ?", (dataset.id,)
+            ).fetchone()
+        if row is not None:
+            try:
+                return Geometry.from_dict(json.loads(row[0]))
+            except (KeyError, TypeError):
+                pass  # kept by an older version of the service: read again
+        if not dataset.files:
+            return None
+        try:
+            geometry = read_geometry(dataset.files[0].path, dataset.variable)
+        except (OSError, RuntimeError, ValueError):
+            return None
+        with self._connect() as conn:
+            if conn.execute("SELECT 1 FROM datasets WHERE id = ?", (dataset.id,)).fetchone():
+                conn.execute(
+                    "INSERT OR REPLACE INTO geometry VALUES (?, ?)",
+                    (dataset.id, json.dumps(geometry.to_dict())),
+                )
+        return geometry
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -306,6 +393,10 @@ class Inventory:
         return [datasets[i] for i in ids if i in datasets]
 
 
+def _generation(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT value FROM state WHERE key = 'generation'").fetchone()[0]
+
+
 def _file_record(row: sqlite3.Row) -> FileRecord:
     return FileRecord(
         path=Path(row["path"]),
@@ -377,6 +468,7 @@ def _write_dataset(conn: sqlite3.Connection, dataset: Dataset) -> None:
         ),
     )
     conn.execute("DELETE FROM facets WHERE dataset_id = ?", (dataset.id,))
+    conn.execute("DELETE FROM geometry WHERE dataset_id = ?", (dataset.id,))
     conn.executemany(
         "INSERT INTO facets VALUES (?, ?, ?)",
         ((dataset.id, name, value) for name, value in dataset.facets.items()),
@@ -385,4 +477,5 @@ def _write_dataset(conn: sqlite3.Connection, dataset: Dataset) -> None:
 
 def _delete_dataset(conn: sqlite3.Connection, dataset_id: str) -> int:
     conn.execute("DELETE FROM facets WHERE dataset_id = ?", (dataset_id,))
+    conn.execute("DELETE FROM geometry WHERE dataset_id = ?", (dataset_id,))
     return conn.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,)).rowcount
