@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -19,22 +19,29 @@ from pywps.exceptions import InvalidParameterValue, MissingParameterValue, Serve
 from pywps.inout.storage.file import FileStorage
 from pywps.processing.job import Job
 from pywps.response.status import WPS_STATUS
+from pywps.validator.mode import MODE
 
 from cp4cds_wps import __version__, errors
 from cp4cds_wps.config import Settings, get_settings
 from cp4cds_wps.inventory import Inventory
 from cp4cds_wps.jobs.store import JobStore, QueueFull
+from cp4cds_wps.meta.estimate import check_limits, wps_inputs
+from cp4cds_wps.meta.links import meta_links
+from cp4cds_wps.ops.average import DIMS, FREQS
 from cp4cds_wps.output.metalink import metalink4
 from cp4cds_wps.tasks.subset import TaskResult
 
 #: Characters kept in messages of errors raised while a job runs (PyWPS drops all others).
 MESSAGE_CHARS = ".:!?=,;-_/'()[]+*<>@"
+#: Start and end of an XML CDATA section.
+_CDATA = ("<![CDATA[", "]]>")
 
 
 def text_input(
     identifier: str, title: str, abstract: str, *, required: bool = False
 ) -> LiteralInput:
-    """A single string input (the form of all rook-style inputs)."""
+    """A single string input (the form of all rook-style inputs), linked to the meta-WPS
+    processes that tell its valid values."""
     return LiteralInput(
         identifier,
         title,
@@ -42,6 +49,7 @@ def text_input(
         data_type="string",
         min_occurs=1 if required else 0,
         max_occurs=1,
+        metadata=meta_links(identifier),
     )
 
 
@@ -110,6 +118,37 @@ def original_files_input() -> LiteralInput:
     )
 
 
+def dims_input() -> LiteralInput:
+    """The dimensions to average over, one comma separated string (as rook takes it)."""
+    return text_input(
+        "dims",
+        "Dimensions",
+        f"Comma separated dimensions to average over, out of {', '.join(DIMS)}. Means over "
+        "latitude and longitude are weighted by cell area (areacella/areacello when the "
+        "archive has them); on curvilinear and rotated-pole grids average both together. "
+        "Example: latitude,longitude",
+        required=True,
+    )
+
+
+def freq_input() -> LiteralInput:
+    """The calendar period of time means."""
+    return LiteralInput(
+        "freq",
+        "Frequency",
+        abstract="The period of the time means, in the dataset's calendar: day, month, "
+        "season (DJF, MAM, JJA, SON) or year. It must be longer than the dataset's time "
+        "steps. Example: year",
+        data_type="string",
+        min_occurs=1,
+        max_occurs=1,
+        allowed_values=list(FREQS),
+        # checked by parse_freq, which names the input; PyWPS's own check does not
+        mode=MODE.NONE,
+        metadata=meta_links("freq"),
+    )
+
+
 def result_outputs() -> list[ComplexOutput]:
     """The three outputs of every data process, in rook's order."""
     return [
@@ -142,6 +181,20 @@ def literal(request, name: str, default=None):
     if name in request.inputs and request.inputs[name]:
         return request.inputs[name][0].data
     return default
+
+
+def complex_text(request, name: str) -> str | None:
+    """Text of a complex input (a GeoJSON shape, a JSON workflow), or None when not given.
+
+    PyWPS 4.8 keeps a queued job's complex input in a CDATA section and removes it again,
+    rebuilding the job, only when the text holds no line break: it is removed here.
+    """
+    text = literal(request, name)
+    if isinstance(text, bytes):
+        text = text.decode()
+    if text and text.startswith(_CDATA[0]) and text.endswith(_CDATA[1]):
+        text = text.removeprefix(_CDATA[0]).removesuffix(_CDATA[1])
+    return text
 
 
 def inventory() -> Inventory:
@@ -215,6 +268,13 @@ class JobProcess(Process):
     (see ``cp4cds_wps.jobs``). Synchronous executions run here, as PyWPS runs them.
     """
 
+    def execute(self, wps_request, uuid):
+        """Refuse a request over the configured limits (``[limits]``) before accepting it,
+        with the reason the meta-WPS ``estimate`` gives."""
+        with rejected_as_wps_exception():
+            check_limits(self.identifier, wps_inputs(wps_request), inventory(), get_settings())
+        return super().execute(wps_request, uuid)
+
     def _setup_status_storage(self):
         self._status_store = StatusFileStorage(
             configuration.get_config_value("server", "outputpath"),
@@ -240,3 +300,69 @@ class JobProcess(Process):
             self.clean()
             raise ServerBusy(str(err)) from err
         return wps_response
+
+
+class DataProcess(JobProcess):
+    """A data process made of functions of the tasks layer, set by each subclass.
+
+    ``parse`` turns the WPS inputs into the task's request; ``plan`` resolves it against the
+    inventory without reading data, before a job is accepted (so that bad input is an OGC
+    exception report) and again when it runs; ``run`` does the work with the options the
+    service sets (``out_dir``, ``out_url``, ``time_chunk``, ``max_file_mb``, ``progress``);
+    ``write`` fills the outputs (by default ``output``, ``prov`` and ``prov_plot``). Other
+    keyword arguments (e.g. ``metadata``) go to :class:`pywps.Process`.
+    """
+
+    parse: Callable
+    plan: Callable
+    run: Callable
+
+    def __init__(
+        self,
+        *,
+        identifier: str,
+        title: str,
+        abstract: str,
+        inputs: list,
+        outputs: list | None = None,
+        **process_options,
+    ):
+        super().__init__(
+            self._handler,
+            identifier=identifier,
+            title=title,
+            abstract=abstract,
+            version="1.0",
+            inputs=inputs,
+            outputs=outputs if outputs is not None else result_outputs(),
+            store_supported=True,
+            status_supported=True,
+            **process_options,
+        )
+
+    def write(self, response, result, out_dir: Path, out_url: str) -> None:
+        """Fill the outputs from the task's result."""
+        write_result(self, response, result)
+
+    def execute(self, wps_request, uuid):
+        """Validate the request before PyWPS accepts it, so bad input is an OGC exception."""
+        with rejected_as_wps_exception():
+            self.plan(self.parse(wps_request), inventory())
+        return super().execute(wps_request, uuid)
+
+    def _handler(self, wps_request, response):
+        settings = get_settings()
+        out_dir, out_url = job_dir(self, settings)
+        with failed_as_process_error():
+            request = self.parse(wps_request)
+            result = self.run(
+                request,
+                self.plan(request, inventory()),
+                out_dir=out_dir,
+                out_url=out_url,
+                time_chunk=settings.time_chunk,
+                max_file_mb=settings.max_file_mb,
+                progress=lambda percent, message: response.update_status(message, percent),
+            )
+        self.write(response, result, out_dir, out_url)
+        return response

@@ -8,18 +8,23 @@ request against the inventory without reading data (and finds the dataset's cell
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 
+import cftime
 import xarray as xr
 
+from cp4cds_wps.errors import InvalidParameter
 from cp4cds_wps.inventory import Dataset, FileRecord, Inventory
-from cp4cds_wps.ops.average import average_over_dims, average_time
+from cp4cds_wps.ops.average import average_over_dims, average_time, check_coarser
 from cp4cds_wps.ops.open import open_dataset
 from cp4cds_wps.ops.weights import cell_areas
-from cp4cds_wps.tasks.files import check_consistent, select_files
+from cp4cds_wps.tasks.files import whole_datasets
 from cp4cds_wps.tasks.runner import Progress, Step, TaskResult, run_steps
 
+_ISO = "%Y-%m-%dT%H:%M:%S"
 #: Realms and table prefixes of ocean and sea-ice data, whose cells are in ``areacello``.
 _OCEAN_REALMS = ("ocean", "seaIce", "ocnBgchem")
 _OCEAN_TABLES = ("O", "SI")
@@ -85,16 +90,54 @@ def plan_average(
         When an id is unknown or the dataset's files disagree.
     """
     plans = []
-    for dataset_id in request.collection:
-        dataset = inventory.get(dataset_id)
-        files, _ = select_files(dataset, None)
-        check_consistent(dataset, files)
-        areas = _areas_dataset(dataset, inventory) if request.spatial else None
+    for dataset, files in whole_datasets(request.collection, inventory):
+        _check_time_axis(request, dataset)
+        areas = areas_dataset(dataset, inventory) if request.spatial else None
         plans.append(AveragePlan(dataset=dataset, files=files, areas=areas))
     return tuple(plans)
 
 
-def _areas_dataset(dataset: Dataset, inventory: Inventory) -> Dataset | None:
+def _check_time_axis(request: AverageRequest | AverageTimeRequest, dataset: Dataset) -> None:
+    """Refuse time means of fixed fields, and periods not longer than the data's time
+    steps, judged from the inventory (a job checks again on the data's time bounds)."""
+    if isinstance(request, AverageTimeRequest):
+        name, advice = "freq", ""
+    elif isinstance(request, AverageRequest) and "time" in request.dims:
+        name, advice = "dims", ": leave time out"
+    else:
+        return
+    if dataset.start is None:
+        raise InvalidParameter(name, f"{dataset.id} has no time axis (a fixed field){advice}")
+    if name == "freq" and (step := _step_days(dataset)) is not None:
+        try:
+            check_coarser(request.freq, step)
+        except InvalidParameter as err:
+            raise InvalidParameter("freq", f"{dataset.id}: {err.reason}") from err
+
+
+def _step_days(dataset: Dataset) -> float | None:
+    """The median length (days) of a time step within the dataset's files, or None when no
+    file has two steps."""
+    calendar = dataset.calendar or "standard"
+    steps = [
+        (
+            cftime.datetime.strptime(f.end, _ISO, calendar=calendar)
+            - cftime.datetime.strptime(f.start, _ISO, calendar=calendar)
+        ).total_seconds()
+        / 86400
+        / (f.n_times - 1)
+        for f in dataset.files
+        if f.n_times > 1
+    ]
+    return median(steps) if steps else None
+
+
+def areas_dataset(dataset: Dataset, inventory: Inventory) -> Dataset | None:
+    """The archive's cell areas of ``dataset``'s grid (``areacella``/``areacello``), if any.
+
+    The dataset of the same project, model, experiment, member (or CMIP5's fx member
+    ``r0i0p0``) and grid in table ``fx`` or ``Ofx``, newest version.
+    """
     facets = dataset.facets
     if "model" not in facets or "experiment" not in facets:
         return None
@@ -111,6 +154,24 @@ def _areas_dataset(dataset: Dataset, inventory: Inventory) -> Dataset | None:
     return max(found, key=lambda d: d.version, default=None)
 
 
+def area_weighted_step(
+    plan: AveragePlan, mean: Callable[[xr.Dataset, xr.DataArray | None], xr.Dataset]
+) -> Step:
+    """The step of a plan computing ``mean(ds, weights)``, where ``weights`` are the planned
+    cell areas of the archive (``areacella``/``areacello``) on the dataset's grid, or None
+    when there are none (the mean then finds them from the grid itself)."""
+
+    def compute(ds: xr.Dataset) -> xr.Dataset:
+        weights = None
+        if plan.areas is not None:
+            fx = open_dataset([f.path for f in plan.areas.files])
+            weights = cell_areas(ds, areacella=fx[plan.areas.variable])
+        return mean(ds, weights)
+
+    also = (plan.areas,) if plan.areas is not None else ()
+    return Step(plan.dataset, plan.files, compute, also_used=also)
+
+
 def run_average(
     request: AverageRequest,
     plans: tuple[AveragePlan, ...],
@@ -118,6 +179,7 @@ def run_average(
     out_dir: Path,
     out_url: str,
     time_chunk: int,
+    max_file_mb: int | None = None,
     progress: Progress | None = None,
 ) -> TaskResult:
     """Average each planned dataset over ``request.dims``; write CF netCDF into ``out_dir``.
@@ -127,25 +189,18 @@ def run_average(
     :func:`cp4cds_wps.tasks.runner.run_steps`; ``out_dir`` is removed if the run fails.
     """
 
-    def step(plan: AveragePlan) -> Step:
-        def compute(ds: xr.Dataset) -> xr.Dataset:
-            weights = None
-            if plan.areas is not None:
-                fx = open_dataset([f.path for f in plan.areas.files])
-                weights = cell_areas(ds, areacella=fx[plan.areas.variable])
-            return average_over_dims(ds, request.dims, weights=weights)
-
-        also = (plan.areas,) if plan.areas is not None else ()
-        return Step(plan.dataset, plan.files, compute, also_used=also)
+    def mean(ds: xr.Dataset, weights: xr.DataArray | None) -> xr.Dataset:
+        return average_over_dims(ds, request.dims, weights=weights)
 
     return run_steps(
         "average",
         request.parameters(),
-        [step(plan) for plan in plans],
+        [area_weighted_step(plan, mean) for plan in plans],
         out_dir=out_dir,
         out_url=out_url,
         data_url="",
         time_chunk=time_chunk,
+        max_file_mb=max_file_mb,
         progress=progress,
     )
 
@@ -157,6 +212,7 @@ def run_average_time(
     out_dir: Path,
     out_url: str,
     time_chunk: int,
+    max_file_mb: int | None = None,
     progress: Progress | None = None,
 ) -> TaskResult:
     """Average each planned dataset over periods of ``request.freq``; write CF netCDF.
@@ -175,5 +231,6 @@ def run_average_time(
         out_url=out_url,
         data_url="",
         time_chunk=time_chunk,
+        max_file_mb=max_file_mb,
         progress=progress,
     )

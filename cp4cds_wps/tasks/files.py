@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from cp4cds_wps.errors import DatasetInconsistent, InvalidParameter, NoDataSelected
-from cp4cds_wps.inventory import Dataset, FileRecord
+from cp4cds_wps.inventory import Dataset, FileRecord, Inventory
 from cp4cds_wps.ops.params import TimeRange
 
 
@@ -54,3 +56,22 @@ def check_consistent(dataset: Dataset, files: tuple[FileRecord, ...]) -> None:
             f"the files of {dataset.id} that this request needs are inconsistent: "
             + "; ".join(issue.message for issue in concerned),
         )
+
+
+def whole_datasets(
+    collection: Iterable[str], inventory: Inventory
+) -> list[tuple[Dataset, tuple[FileRecord, ...]]]:
+    """Each dataset of ``collection`` with all its files, checked to combine into one.
+
+    Raises
+    ------
+    UnknownDataset, DatasetInconsistent
+        When an id is unknown or the dataset's files disagree.
+    """
+    found = []
+    for dataset_id in collection:
+        dataset = inventory.get(dataset_id)
+        files, _ = select_files(dataset, None)
+        check_consistent(dataset, files)
+        found.append((dataset, files))
+    return found

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import warnings
 
 import numpy as np
 import pytest
@@ -18,6 +17,7 @@ from cp4cds_wps.tasks.average import (
     run_average,
     run_average_time,
 )
+from tests.cf_check import CFTIME, cf_failures
 
 pytestmark = pytest.mark.realdata
 
@@ -29,7 +29,6 @@ CORDEX = (
 )
 LEVELS = "CMIP6.ScenarioMIP.MIROC.MIROC6.ssp119.r1i1p1f1.Amon.ta.gn.v20190807"
 R2 = 6_371_000.0**2
-CFTIME = xr.coders.CFDatetimeCoder(use_cftime=True)
 
 
 @pytest.fixture(scope="module")
@@ -65,23 +64,6 @@ def source(inventory, dataset_id) -> xr.Dataset:
         compat="override",
         chunks={"time": -1},
     ).load()
-
-
-def cf_failures(path) -> set[str]:
-    """Failed high-priority checks of the IOOS compliance checker (CF 1.8)."""
-    from compliance_checker.runner import CheckSuite
-
-    suite = CheckSuite()
-    suite.load_all_available_checkers()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        results, _ = suite.run_all(suite.load_dataset(str(path)), ["cf:1.8"], [])["cf:1.8"]
-    failures = set()
-    for result in results:
-        scored, possible = (result.value, True) if isinstance(result.value, bool) else result.value
-        if result.weight == 3 and scored != possible:
-            failures.update(result.msgs)
-    return failures
 
 
 def test_regular_area_mean_equals_numpy_and_is_cf_compliant(inventory, tmp_path):
