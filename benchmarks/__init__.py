@@ -1,4 +1,4 @@
-"""Benchmarks: peak memory and wall time of a time mean and a subset over a large dataset.
+"""Benchmarks: wall time and peak memory of each operation, ours against clisops and CDO.
 
 Run ``make bench`` or ``python -m benchmarks --help`` from the repository root.
 """

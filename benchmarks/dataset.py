@@ -9,7 +9,9 @@ model output (to about 60 % of its size).
 
 The grid is sized so that about ``FILES`` yearly files fill the requested size on disk;
 files are added until the size is reached. Each file is written step batch by step batch,
-so generating never holds more than a few fields in memory.
+so generating never holds more than a few fields in memory. A short variant (``days``) holds
+only the first days of each year, on a grid sized to fill the same size: the quick runs'
+data, whose cost per time step (for every method) stays small.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import netCDF4
@@ -63,6 +65,8 @@ class SyntheticDataset:
         Total size of the files.
     generation_seconds
         How long writing the files took (when they were generated, maybe earlier).
+    days
+        Days from 1 January in each file (None: the whole year).
     """
 
     folder: str
@@ -72,6 +76,7 @@ class SyntheticDataset:
     steps: int
     disk_bytes: int
     generation_seconds: float
+    days: int | None = None
 
     @property
     def paths(self) -> list[Path]:
@@ -95,7 +100,7 @@ class SyntheticDataset:
 
 
 def ensure_dataset(
-    cache_dir: Path, size_gb: float, *, workers: int | None = None
+    cache_dir: Path, size_gb: float, *, days: int | None = None, workers: int | None = None
 ) -> tuple[SyntheticDataset, bool]:
     """Return the dataset of (at least) ``size_gb`` GB in ``cache_dir``, generating it if needed.
 
@@ -105,6 +110,8 @@ def ensure_dataset(
         Folder of cached datasets; the dataset goes into a sub-folder named for its size.
     size_gb
         Smallest total size of the files on disk, in GB (10**9 bytes).
+    days
+        Days from 1 January in each yearly file (at most 365; default: the whole year).
     workers
         Processes writing files in parallel (default: one per CPU).
 
@@ -113,7 +120,7 @@ def ensure_dataset(
     tuple of (SyntheticDataset, bool)
         The dataset and whether it was generated now (``False``: found in the cache).
     """
-    folder = Path(cache_dir) / f"data-{size_gb:g}gb"
+    folder = Path(cache_dir) / (f"data-{size_gb:g}gb" + (f"-{days}d" if days else ""))
     manifest = folder / MANIFEST
     if manifest.is_file():
         return SyntheticDataset(**json.loads(manifest.read_text())), False
@@ -122,14 +129,16 @@ def ensure_dataset(
         stale.unlink()
     target = size_gb * 1e9
     nfiles = max(MIN_FILES, min(FILES, math.ceil(size_gb * FILES / 4)))
-    nlat = _grid_rows(target, nfiles)
+    nlat = _grid_rows(target, nfiles * (days or 365.25))
     started = time.perf_counter()
     files: list[str] = []
     with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
         batch = range(nfiles)
         while batch:
             years = [FIRST_YEAR + i for i in batch]
-            files += pool.map(_write_year, [folder] * len(years), years, [nlat] * len(years))
+            files += pool.map(
+                _write_year, [folder] * len(years), years, [nlat] * len(years), [days] * len(years)
+            )
             size = sum((folder / name).stat().st_size for name in files)
             missing = math.ceil((target - size) / (size / len(files))) if size < target else 0
             batch = range(len(files), len(files) + missing)
@@ -138,17 +147,18 @@ def ensure_dataset(
         files=files,
         nlat=nlat,
         nlon=2 * nlat,
-        steps=sum(_days_in(FIRST_YEAR + i) for i in range(len(files))),
+        steps=sum(days or _days_in(FIRST_YEAR + i) for i in range(len(files))),
         disk_bytes=size,
         generation_seconds=round(time.perf_counter() - started, 1),
+        days=days,
     )
     manifest.write_text(json.dumps(asdict(dataset), indent=1))
     return dataset, True
 
 
-def _grid_rows(target_bytes: float, nfiles: int) -> int:
+def _grid_rows(target_bytes: float, steps: float) -> int:
     """Latitude rows of a global grid (twice as many longitudes) filling the target size."""
-    values_per_step = target_bytes / (DISK_BYTES_PER_VALUE * 365.25 * nfiles)
+    values_per_step = target_bytes / (DISK_BYTES_PER_VALUE * steps)
     return max(4, round(math.sqrt(values_per_step / 2)))
 
 
@@ -156,16 +166,17 @@ def _days_in(year: int) -> int:
     return (date(year + 1, 1, 1) - date(year, 1, 1)).days
 
 
-def _write_year(folder: Path, year: int, nlat: int) -> str:
-    """Write one year of daily data; return the file name."""
-    name = f"tas_day_SYNTH_historical_r1i1p1f1_gn_{year}0101-{year}1231.nc"
+def _write_year(folder: Path, year: int, nlat: int, days: int | None = None) -> str:
+    """Write one year of daily data (its first ``days``); return the file name."""
+    days = days or _days_in(year)
+    last = date(year, 1, 1) + timedelta(days=days - 1)
+    name = f"tas_day_SYNTH_historical_r1i1p1f1_gn_{year}0101-{last:%Y%m%d}.nc"
     partial = folder / f".{name}.part"
     nlon = 2 * nlat
     resolution = 180.0 / nlat
     lat = -90 + resolution * (np.arange(nlat) + 0.5)
     lon = resolution * (np.arange(nlon) + 0.5)
     first_day = (date(year, 1, 1) - date(1850, 1, 1)).days
-    days = _days_in(year)
     with netCDF4.Dataset(partial, "w", format="NETCDF4") as nc:
         _write_coordinates(nc, lat, lon, resolution, first_day, days)
         tas = nc.createVariable(
