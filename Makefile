@@ -9,6 +9,9 @@ $(BIN)/cp4cds-wps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test,notebooks]"
+	@command -v cdo >/dev/null || [ "$$(id -u)" != 0 ] || \
+		{ apt-get update -qq && apt-get install -y -qq cdo; } || \
+		echo "cdo not installed: regridding curvilinear and rotated-pole grids will be refused"
 	touch $@
 
 install: $(BIN)/cp4cds-wps
@@ -31,8 +34,9 @@ lint: install
 	$(BIN)/ruff check cp4cds_wps tests benchmarks
 	$(BIN)/ruff format --check cp4cds_wps tests benchmarks
 
-## benchmark time and peak memory against clisops and CDO on >= 4 GB of synthetic data in
-## var/bench (generated once); a quick run: make bench BENCH_ARGS="--size-gb 0.5"
+## benchmark time and peak memory of each operation against clisops and CDO, on >= 4 GB of
+## synthetic data in var/bench (generated once) and on datasets of the archive; a quick run
+## (the smoke test's): make bench BENCH_ARGS="--size-gb 0.3 --quick"
 bench: install
 	command -v cdo >/dev/null || apt-get install -y cdo
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
