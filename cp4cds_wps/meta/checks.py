@@ -13,15 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cp4cds_wps.errors import InvalidParameter, NoDataSelected
+from cp4cds_wps.errors import InvalidParameter
 from cp4cds_wps.inventory import Dataset, FileRecord
 from cp4cds_wps.inventory.geometry import Geometry, read_lat_lon
 from cp4cds_wps.ops.params import Area, LevelRange, TimeRange
+from cp4cds_wps.ops.subset import level_positions, lon_in_area, no_cell_in
 from cp4cds_wps.tasks.files import select_files
-
-_LON_TOLERANCE = 1e-9
-_LEVEL_RTOL = 1e-6
-_LEVELS_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -49,20 +46,6 @@ def time_files(dataset: Dataset, time: TimeRange | None) -> tuple[FileRecord, ..
     return files
 
 
-def _grid_text(lat: np.ndarray, lon: np.ndarray) -> str:
-    return (
-        f"the dataset's grid covers latitudes {np.nanmin(lat):g} to {np.nanmax(lat):g} "
-        f"and longitudes {np.nanmin(lon):g} to {np.nanmax(lon):g}"
-    )
-
-
-def _lon_inside(lon: np.ndarray, area: Area) -> np.ndarray:
-    span = area.east - area.west
-    width = 360.0 if span >= 360 else span % 360
-    with np.errstate(invalid="ignore"):
-        return np.mod(lon - area.west, 360.0) <= width + _LON_TOLERANCE
-
-
 def area_cells(dataset: Dataset, geometry: Geometry, area: Area) -> AreaCells:
     """The grid cells of ``dataset`` whose centre lies in ``area``.
 
@@ -78,7 +61,7 @@ def area_cells(dataset: Dataset, geometry: Geometry, area: Area) -> AreaCells:
     lat, lon = read_lat_lon(dataset.files[0].path, geometry)
     with np.errstate(invalid="ignore"):
         lat_inside = (lat >= area.south) & (lat <= area.north)
-    lon_inside = _lon_inside(lon, area)
+    lon_inside = lon_in_area(lon, area)
     if geometry.grid_type == "regular":
         positions = {
             geometry.lat_dims[0]: np.flatnonzero(lat_inside),
@@ -93,20 +76,11 @@ def area_cells(dataset: Dataset, geometry: Geometry, area: Area) -> AreaCells:
             positions[dim] = np.arange(found[0], found[-1] + 1) if found.size else found
     cells = int(np.prod([p.size for p in positions.values()]))
     if cells == 0:
-        raise NoDataSelected(
-            "area", f"area {area} contains no grid cell centre; {_grid_text(lat, lon)}"
-        )
+        raise no_cell_in(area, lat, lon)
     return AreaCells(positions, cells)
 
 
-def _describe_values(values: np.ndarray, units: str) -> str:
-    shown = ", ".join(f"{v:g}" for v in values)
-    if values.size > _LEVELS_SHOWN:
-        shown = f"{values.min():g} to {values.max():g} ({values.size} levels)"
-    return f"{shown} {units}".strip()
-
-
-def level_positions(geometry: Geometry, level: LevelRange) -> np.ndarray:
+def selected_levels(geometry: Geometry, level: LevelRange) -> np.ndarray:
     """The positions of the levels a level range selects.
 
     Raises
@@ -118,18 +92,5 @@ def level_positions(geometry: Geometry, level: LevelRange) -> np.ndarray:
     """
     if geometry.levels is None:
         raise InvalidParameter("level", "dataset has no vertical (level) axis")
-    values = np.asarray(geometry.levels.values, dtype=float)
-    first = values[0] if level.first is None else level.first
-    last = values[-1] if level.last is None else level.last
-    low, high = min(first, last), max(first, last)
-    selected = (values >= low) & (values <= high)
-    selected |= np.isclose(values, low, rtol=_LEVEL_RTOL, atol=0)
-    selected |= np.isclose(values, high, rtol=_LEVEL_RTOL, atol=0)
-    positions = np.flatnonzero(selected)
-    if positions.size == 0:
-        raise NoDataSelected(
-            "level",
-            f"level {level} selects no level of the dataset; its {geometry.levels.name} levels "
-            f"are {_describe_values(values, geometry.levels.units or '')}",
-        )
-    return positions
+    levels = geometry.levels
+    return level_positions(levels.values, level, axis=levels.name, units=levels.units or "")

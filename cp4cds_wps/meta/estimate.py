@@ -28,7 +28,7 @@ from cp4cds_wps.config import LimitSettings, Settings
 from cp4cds_wps.errors import InvalidParameter
 from cp4cds_wps.inventory import Dataset, FileRecord, Inventory
 from cp4cds_wps.inventory.geometry import Geometry, compressed_fraction
-from cp4cds_wps.meta.checks import area_cells, level_positions, time_files
+from cp4cds_wps.meta.checks import area_cells, selected_levels, time_files
 from cp4cds_wps.ops.average import parse_dims, parse_freq
 from cp4cds_wps.ops.params import (
     TimeComponents,
@@ -264,7 +264,7 @@ def _subset(text: Mapping, inventory: Inventory, max_bytes: int) -> tuple[Datase
             sizes.update(cells.shape)
             index.update(cells.positions)
         if geometry is not None and request.level is not None:
-            positions = level_positions(geometry, request.level)
+            positions = selected_levels(geometry, request.level)
             sizes[geometry.levels.name] = int(positions.size)
             index[geometry.levels.name] = positions
         steps = _steps(plan.files, request.time)

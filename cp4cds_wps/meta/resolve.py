@@ -26,7 +26,7 @@ from cp4cds_wps.errors import InvalidParameter, MissingParameter
 from cp4cds_wps.inventory import Dataset, Inventory, drs
 from cp4cds_wps.inventory.facet_index import FacetIndex, Matched
 from cp4cds_wps.inventory.geometry import Geometry
-from cp4cds_wps.meta.checks import area_cells, level_positions, time_files
+from cp4cds_wps.meta.checks import area_cells, selected_levels, time_files
 from cp4cds_wps.meta.estimate import SIZED, estimate
 from cp4cds_wps.meta.selection import Selection
 from cp4cds_wps.ops.params import LevelRange, TimeRange, parse_area, parse_level, parse_time
@@ -365,7 +365,7 @@ def _checks(
 
 
 def _level_values(geometry: Geometry, level: LevelRange) -> list[float]:
-    return [geometry.levels.values[i] for i in level_positions(geometry, level)]
+    return [geometry.levels.values[i] for i in selected_levels(geometry, level)]
 
 
 def _consistent(dataset: Dataset, time: TimeRange | None) -> dict:

@@ -162,10 +162,18 @@ def _describe_values(values: np.ndarray, units: str) -> str:
     return f"{shown} {units}".strip()
 
 
-def _subset_level(ds: xr.Dataset, level: LevelRange) -> xr.Dataset:
-    axis = _vertical_axis(ds)
-    values = np.asarray(ds[axis].values, dtype=float)
-    # An open end runs to the axis' first or last level, as in clisops.
+def level_positions(values: np.ndarray, level: LevelRange, *, axis: str, units: str) -> np.ndarray:
+    """Positions of the vertical coordinate ``values`` that ``level`` selects.
+
+    An open end runs to the axis' first or last level, as in clisops; levels within a
+    relative 1e-6 of an end count as inside.
+
+    Raises
+    ------
+    NoDataSelected
+        When the range holds no level; the reason lists the ``axis`` levels in ``units``.
+    """
+    values = np.asarray(values, dtype=float)
     first = values[0] if level.first is None else level.first
     last = values[-1] if level.last is None else level.last
     low, high = min(first, last), max(first, last)
@@ -174,12 +182,18 @@ def _subset_level(ds: xr.Dataset, level: LevelRange) -> xr.Dataset:
     selected |= np.isclose(values, high, rtol=1e-6, atol=0)
     positions = np.flatnonzero(selected)
     if positions.size == 0:
-        units = ds[axis].attrs.get("units", "")
         raise NoDataSelected(
             "level",
             f"level {level} selects no level of the dataset; its {axis} levels are "
             f"{_describe_values(values, units)}",
         )
+    return positions
+
+
+def _subset_level(ds: xr.Dataset, level: LevelRange) -> xr.Dataset:
+    axis = _vertical_axis(ds)
+    units = ds[axis].attrs.get("units", "")
+    positions = level_positions(ds[axis].values, level, axis=axis, units=units)
     return ds.isel({axis: _as_index(positions)})
 
 
@@ -204,7 +218,15 @@ def _grid_text(lat: np.ndarray, lon: np.ndarray) -> str:
     )
 
 
-def _no_cell(area: Area, lat: np.ndarray, lon: np.ndarray) -> NoDataSelected:
+def lon_in_area(lon: np.ndarray, area: Area) -> np.ndarray:
+    """Whether each longitude lies in the area's longitude range (any convention)."""
+    offsets, width = _lon_offsets(lon, area)
+    with np.errstate(invalid="ignore"):
+        return offsets <= width
+
+
+def no_cell_in(area: Area, lat: np.ndarray, lon: np.ndarray) -> NoDataSelected:
+    """The error of an area holding no cell centre of the grid ``lat``/``lon``."""
     return NoDataSelected(
         "area", f"area {area} contains no grid cell centre; {_grid_text(lat, lon)}"
     )
@@ -224,7 +246,7 @@ def _subset_regular(ds: xr.Dataset, lat: xr.DataArray, lon: xr.DataArray, area: 
     offsets, width = _lon_offsets(lon_values, area)
     lon_pos = np.flatnonzero(offsets <= width)
     if lat_pos.size == 0 or lon_pos.size == 0:
-        raise _no_cell(area, lat_values, lon_values)
+        raise no_cell_in(area, lat_values, lon_values)
     if lon_pos.size < lon_values.size:
         # Start at the west edge: an area across the grid's seam becomes one increasing run.
         lon_pos = lon_pos[np.argsort(offsets[lon_pos], kind="stable")]
@@ -257,7 +279,7 @@ def _subset_masked(ds: xr.Dataset, lat: xr.DataArray, lon: xr.DataArray, area: A
     with np.errstate(invalid="ignore"):
         inside = (lat_values >= area.south) & (lat_values <= area.north) & (offsets <= width)
     if not inside.any():
-        raise _no_cell(area, lat_values, lon_values)
+        raise no_cell_in(area, lat_values, lon_values)
     box = {}
     for axis, dim in enumerate(lat.dims):
         others = tuple(i for i in range(inside.ndim) if i != axis)
