@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -26,7 +27,7 @@ from cp4cds_wps.jobs.pywps_job import (
     load_pywps_config,
     remove_job_files,
 )
-from cp4cds_wps.jobs.store import JobRecord, JobStore, utcnow
+from cp4cds_wps.jobs.store import JobRecord, JobStore, NoSuchJob, utcnow
 
 LOG = logging.getLogger(__name__)
 
@@ -110,7 +111,8 @@ class Dispatcher:
             self._next_cleanup = now.timestamp() + CLEANUP_INTERVAL
 
     def cleanup(self, now: datetime | None = None) -> list[str]:
-        """Remove jobs (records, outputs, status documents, logs) older than the retention.
+        """Remove jobs (records, outputs, status documents, logs) older than the retention,
+        and the outputs of synchronous requests as old.
 
         Returns
         -------
@@ -118,12 +120,26 @@ class Dispatcher:
             Ids of the removed jobs.
         """
         now = now or utcnow()
+        cutoff = now - timedelta(days=self.limits.retention_days)
         removed = []
-        for job in self.store.expired(now - timedelta(days=self.limits.retention_days)):
+        for job in self.store.expired(cutoff):
             remove_job_files(self.settings, job.id, job.payload, everything=True)
             self.store.delete(job.id)
             removed.append(job.id)
+        self._remove_old_outputs(cutoff)
         return removed
+
+    def _remove_old_outputs(self, cutoff: datetime) -> None:
+        """Remove outputs of synchronous requests (main WPS and meta-WPS, which have no job
+        record) last changed before ``cutoff``; folders of jobs still recorded stay."""
+        if not self.settings.output_dir.is_dir():
+            return
+        for path in self.settings.output_dir.iterdir():
+            if path.is_dir() and path.stat().st_mtime < cutoff.timestamp():
+                try:
+                    self.store.get(path.name)
+                except NoSuchJob:
+                    shutil.rmtree(path, ignore_errors=True)
 
     def _watch(self, job: JobRecord) -> None:
         now = utcnow()

@@ -221,3 +221,14 @@ def test_cleanup_removes_jobs_after_the_retention(dispatcher, wps, service_setti
     assert dispatcher.cleanup(utcnow() + timedelta(days=3, seconds=5)) == [old, dismissed]
     assert store.list() == []
     assert not any(path.exists() for path in files)
+
+
+@pytest.mark.jobs_settings(retention_days=3)
+def test_cleanup_removes_old_outputs_of_synchronous_requests(dispatcher, service_settings):
+    synchronous = service_settings.output_dir / "0f1e2d3c-sync"
+    synchronous.mkdir(parents=True)
+    (synchronous / "result.json").write_text("{}")
+    dispatcher.cleanup(utcnow() + timedelta(days=2))
+    assert synchronous.exists()
+    dispatcher.cleanup(utcnow() + timedelta(days=3, seconds=5))
+    assert not synchronous.exists()
