@@ -17,6 +17,7 @@ from cp4cds_wps.config import ENV_CONFIG, ConfigError, Settings, load_settings
 from cp4cds_wps.errors import UnknownDataset
 from cp4cds_wps.inventory import Inventory
 from cp4cds_wps.inventory.report import describe, scan_summary, summarize
+from cp4cds_wps.request_log import Heartbeat, RequestLog
 
 #: Modules the local job backend imports once for all workers (the processes and their code).
 WORKER_PRELOAD = ("cp4cds_wps.processes",)
@@ -96,9 +97,11 @@ def _supervise(settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, forward)
     _pid_file(settings).write_text(f"{os.getpid()}\n")
+    heartbeat = Heartbeat(RequestLog.from_settings(settings), lambda: _healthy(settings))
     try:
         while not stopping and all(child.poll() is None for child in children.values()):
             time.sleep(0.2)
+            heartbeat.tick()  # the dashboard's uptime
         for name, child in children.items():
             if child.poll() is not None and not stopping:
                 print(f"cp4cds-wps: {name} exited with code {child.returncode}; stopping",
@@ -129,8 +132,11 @@ def start(args: argparse.Namespace) -> int:
     if args.daemon:
         return _start_daemon(settings)
     from cp4cds_wps.app import prepare
+    from cp4cds_wps.metrics import prepare_multiprocess
 
     prepare(settings)
+    prepare_multiprocess(settings)
+    RequestLog.from_settings(settings).started()
     print(f"inventory: {scan_summary(Inventory.from_settings(settings).scan())}", flush=True)
     print(f"cp4cds-wps serving {settings.wps_url} (Ctrl-C to stop)", flush=True)
     return _supervise(settings)

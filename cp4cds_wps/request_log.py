@@ -1,0 +1,234 @@
+"""A small time series of the service's requests and health, for the dashboard.
+
+Prometheus (``/metrics``) keeps only running totals; the dashboard (``/dashboard``) shows
+request counts and times over the last hour, day or week without a Prometheus server. So
+the metrics middleware adds every request to a per-minute row of an SQLite file in the var
+dir (one UPSERT, shared by gunicorn's workers in WAL mode), and the supervisor
+(``cp4cds-wps start``) records twice a minute whether the service answers its health check
+(:class:`Heartbeat`).
+Rows older than :data:`KEEP_DAYS` days are removed. A week is at most ~10,000 heartbeat rows
+plus one row per minute and operation: small enough to aggregate on each page view.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from cp4cds_wps.config import Settings
+
+LOGGER = logging.getLogger(__name__)
+
+#: Days of history kept.
+KEEP_DAYS = 8
+#: Endpoints that monitor the service; left out of the dashboard's request plots.
+MONITORING = ("health", "metrics", "dashboard")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS requests (
+    minute INTEGER NOT NULL, endpoint TEXT NOT NULL, operation TEXT NOT NULL,
+    requests INTEGER NOT NULL, errors INTEGER NOT NULL,
+    seconds REAL NOT NULL, max_seconds REAL NOT NULL,
+    PRIMARY KEY (minute, endpoint, operation)
+);
+CREATE TABLE IF NOT EXISTS heartbeats (minute INTEGER PRIMARY KEY, healthy INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS starts (time REAL NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """Requests (monitoring endpoints left out) in one time bucket."""
+
+    start: float
+    requests: int
+    errors: int
+    seconds: float
+
+    @property
+    def mean_seconds(self) -> float | None:
+        """Average request time, None without requests."""
+        return self.seconds / self.requests if self.requests else None
+
+
+@dataclass(frozen=True)
+class OperationSummary:
+    """Requests of one endpoint and operation over a period."""
+
+    endpoint: str
+    operation: str
+    requests: int
+    errors: int
+    mean_seconds: float
+    max_seconds: float
+
+
+class RequestLog:
+    """The per-minute request and heartbeat series in one SQLite file.
+
+    Parameters
+    ----------
+    path
+        The SQLite file (created with its folder on first use).
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._ready = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RequestLog:
+        """The log of a service: ``requests.sqlite`` in its var dir."""
+        return cls(settings.var_dir / "requests.sqlite")
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        if not self._ready:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(self.path, timeout=10)) as conn:
+            if not self._ready:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(_SCHEMA)
+                self._ready = True
+            conn.execute("PRAGMA synchronous=NORMAL")
+            with conn:
+                yield conn
+
+    def record(
+        self, endpoint: str, operation: str, seconds: float, error: bool, now: float | None = None
+    ) -> None:
+        """Add one request to its minute (``error``: answered with a 5xx status)."""
+        minute = int((time.time() if now is None else now) // 60)
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO requests VALUES (?, ?, ?, 1, ?, ?, ?) "
+                "ON CONFLICT (minute, endpoint, operation) DO UPDATE SET "
+                "requests = requests + 1, errors = errors + excluded.errors, "
+                "seconds = seconds + excluded.seconds, "
+                "max_seconds = max(max_seconds, excluded.max_seconds)",
+                (minute, endpoint, operation, int(error), seconds, seconds),
+            )
+
+    def heartbeat(self, healthy: bool, now: float | None = None) -> None:
+        """Record that the service ran this minute and whether it was healthy; prune."""
+        now = time.time() if now is None else now
+        minute = int(now // 60)
+        oldest = minute - KEEP_DAYS * 24 * 60
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO heartbeats VALUES (?, ?) ON CONFLICT (minute) DO UPDATE SET "
+                "healthy = min(healthy, excluded.healthy)",
+                (minute, int(healthy)),
+            )
+            conn.execute("DELETE FROM heartbeats WHERE minute < ?", (oldest,))
+            conn.execute("DELETE FROM requests WHERE minute < ?", (oldest,))
+            conn.execute("DELETE FROM starts WHERE time < ?", (oldest * 60,))
+
+    def started(self, now: float | None = None) -> None:
+        """Record that the service (re)started."""
+        with self._connect() as conn:
+            conn.execute("INSERT INTO starts VALUES (?)", (time.time() if now is None else now,))
+
+    def last_start(self) -> float | None:
+        """When the service last started (Unix time), None when never recorded."""
+        with self._connect() as conn:
+            return conn.execute("SELECT max(time) FROM starts").fetchone()[0]
+
+    def buckets(self, since: float, until: float, step: int) -> list[Bucket]:
+        """Requests per ``step`` seconds from ``since`` to ``until`` (empty buckets too)."""
+        first = int(since // step)
+        count = int(-(-(until - first * step) // step))
+        totals = {i: [0, 0, 0.0] for i in range(count)}
+        monitoring = ",".join("?" * len(MONITORING))
+        with self._connect() as conn:
+            rows = conn.execute(
+                f"SELECT (minute * 60) / ? - ?, sum(requests), sum(errors), sum(seconds) "
+                f"FROM requests WHERE minute >= ? AND minute < ? "
+                f"AND endpoint NOT IN ({monitoring}) GROUP BY 1",
+                (step, first, int(first * step // 60), int(-(-until // 60)), *MONITORING),
+            )
+            for index, requests, errors, seconds in rows:
+                if index in totals:
+                    totals[index] = [requests, errors, seconds]
+        return [Bucket((first + i) * step, *totals[i]) for i in range(count)]
+
+    def operations(self, since: float) -> list[OperationSummary]:
+        """Requests per endpoint and operation since ``since``, most requested first."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT endpoint, operation, sum(requests), sum(errors), "
+                "sum(seconds) / sum(requests), max(max_seconds) FROM requests "
+                "WHERE minute >= ? GROUP BY endpoint, operation ORDER BY 3 DESC, 1, 2",
+                (int(since // 60),),
+            )
+            return [OperationSummary(*row) for row in rows]
+
+    def availability(self, since: float, until: float) -> float | None:
+        """Share of the minutes with a healthy heartbeat, from ``since`` or the first record.
+
+        Returns
+        -------
+        float or None
+            0..1; None when no heartbeat was recorded in the period.
+        """
+        with self._connect() as conn:
+            first, last, healthy = conn.execute(
+                "SELECT min(minute), max(minute), sum(healthy) FROM heartbeats "
+                "WHERE minute >= ? AND minute <= ?",
+                (int(since // 60), int(until // 60)),
+            ).fetchone()
+        if first is None:
+            return None
+        # up to the last whole minute: the current one may not have its heartbeat yet
+        minutes = max(int(until // 60) - 1, last) - first + 1
+        return min(1.0, healthy / minutes)
+
+
+class Heartbeat:
+    """Records every ``interval`` seconds whether the service is healthy, for its uptime.
+
+    Records start once the service first answers (or ``grace`` seconds after this object
+    was made, when it never does): a service booting is not counted as down.
+
+    Parameters
+    ----------
+    log
+        Where to record.
+    check
+        Returns whether the service is healthy (e.g. asks its ``/health``).
+    """
+
+    def __init__(
+        self,
+        log: RequestLog,
+        check: Callable[[], bool],
+        interval: float = 30,
+        grace: float = 120,
+        poll: float = 1,
+    ):
+        self.log = log
+        self.check = check
+        self.interval = interval
+        self.grace = grace
+        self.poll = poll
+        self.began = time.monotonic()
+        self.due = self.began
+        self.recording = False
+
+    def tick(self) -> None:
+        """Check and record when due; call this often (e.g. in a supervisor's loop)."""
+        if time.monotonic() < self.due:
+            return
+        healthy = self.check()
+        self.recording = self.recording or healthy or time.monotonic() - self.began > self.grace
+        if self.recording:
+            try:
+                self.log.heartbeat(healthy)
+            except sqlite3.Error as err:
+                LOGGER.warning("cannot record the heartbeat: %s", err)
+        self.due = time.monotonic() + (self.interval if self.recording else self.poll)
