@@ -1,5 +1,5 @@
-"""The WSGI application: ``/wps``, ``/meta-wps``, ``/api``, ``/outputs``, ``/data`` and
-``/health`` in one app.
+"""The WSGI application: ``/wps``, ``/meta-wps``, ``/api``, ``/outputs``, ``/data``,
+``/health``, ``/metrics`` and ``/dashboard`` in one app.
 
 ``create_app()`` is what gunicorn runs (``cp4cds-wps start``); it reads the settings from
 the defaults, ``CP4CDS_WPS_CONFIG`` and the environment.
@@ -22,12 +22,15 @@ from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
 
 from cp4cds_wps import __version__
+from cp4cds_wps.auth import protect
 from cp4cds_wps.config import Settings, get_settings
+from cp4cds_wps.dashboard import Dashboard
 from cp4cds_wps.inventory import Inventory
 from cp4cds_wps.jobs.store import JobStore, database_url
 from cp4cds_wps.meta.api import ConstraintsApi
 from cp4cds_wps.meta.links import InputMetadata, meta_url
 from cp4cds_wps.meta.service import MetaWps
+from cp4cds_wps.metrics import Metrics
 from cp4cds_wps.processes import processes
 from cp4cds_wps.wps2 import Wps2Jobs
 
@@ -124,23 +127,50 @@ class Frontend:
             "constraints": f"{self.settings.url}/api/constraints",
             "outputs": self.settings.output_url,
             "health": f"{self.settings.url}/health",
+            "metrics": f"{self.settings.url}/metrics",
+            "dashboard": f"{self.settings.url}/dashboard",
         }
         return _json({"service": "cp4cds-wps", "version": __version__, "links": links})
 
     def health(self, request: Request) -> Response:
+        """For load balancers: HTTP 200 when the service can serve, else 503 naming why.
+
+        Cheap: one query to each database and a look at the output folder (a writable
+        folder with free space); nothing is scanned, no data read.
+        """
+        outputs = self.settings.output_dir
         checks = {
-            "inventory": self.inventory.count() > 0,
-            "outputs": os.access(self.settings.output_dir, os.W_OK),
-            "jobs_db": self.jobs.ping(),
+            "inventory": _passes(lambda: self.inventory.count() > 0),
+            "outputs": _passes(
+                lambda: (
+                    outputs.is_dir()
+                    and os.access(outputs, os.W_OK | os.X_OK)
+                    and os.statvfs(outputs).f_bavail > 0
+                )
+            ),
+            "jobs_db": _passes(self.jobs.ping),
         }
-        ok = all(checks.values())
-        return _json({"status": "ok" if ok else "fail", "checks": checks}, 200 if ok else 503)
+        failing = [name for name, ok in checks.items() if not ok]
+        body = {"status": "fail" if failing else "ok", "checks": checks}
+        if failing:
+            body["failing"] = failing
+        response = _json(body, 503 if failing else 200)
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     def data(self, request: Request, root: str, relpath: str) -> Response:
         path = self.inventory.file_path(root, relpath)
         if path is None:
             raise NotFound(f"no archive file {root}/{relpath}")
         return send_file(path, request.environ, mimetype="application/x-netcdf")
+
+
+def _passes(check) -> bool:
+    """Whether ``check()`` returns true without raising."""
+    try:
+        return bool(check())
+    except Exception:  # noqa: BLE001 - any failure of a health check means unhealthy
+        return False
 
 
 def _json(body: dict, status: int = 200) -> Response:
@@ -160,9 +190,12 @@ def create_app(settings: Settings | None = None):
     )
     names = [p.identifier for p in main]
     mounts = {
-        "/wps": wps,
+        "/wps": protect(wps, settings.auth),
         "/meta-wps": MetaWps(settings, names),
         "/api": ConstraintsApi(settings, names),
+        "/dashboard": Dashboard(settings),
     }
-    app = DispatcherMiddleware(Frontend(settings), mounts)
-    return SharedDataMiddleware(app, {"/outputs": str(settings.output_dir)})
+    frontend = Frontend(settings)
+    app = DispatcherMiddleware(frontend, mounts)
+    app = SharedDataMiddleware(app, {"/outputs": str(settings.output_dir)})
+    return Metrics(app, settings, frontend.jobs)

@@ -77,6 +77,18 @@ class LimitSettings:
 
 
 @dataclass(frozen=True)
+class AuthSettings:
+    """The bearer-token check on Execute and Dismiss (OIDC access tokens, e.g. Keycloak's)."""
+
+    enabled: bool = False
+    issuer: str = ""
+    jwks_url: str = ""
+    audience: str = ""
+    required_scope: str = ""
+    leeway: int = 30
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings of one service instance."""
 
@@ -96,6 +108,7 @@ class Settings:
     base_dir: Path
     roots: tuple[Root, ...]
     limits: LimitSettings
+    auth: AuthSettings = AuthSettings()
     sources: tuple[Path, ...] = ()
 
     @property
@@ -260,6 +273,38 @@ def _limits(data: Mapping[str, Any]) -> LimitSettings:
     )
 
 
+def _auth(data: Mapping[str, Any]) -> AuthSettings:
+    enabled = data.get("auth", {}).get("enabled")
+    if isinstance(enabled, str) and enabled.lower() in ("true", "false", "1", "0"):
+        enabled = enabled.lower() in ("true", "1")
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"[auth] enabled must be true or false, got {enabled!r}")
+    leeway = data.get("auth", {}).get("leeway")
+    try:
+        leeway = int(leeway)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"[auth] leeway must be an integer, got {leeway!r}") from err
+    if leeway < 0:
+        raise ConfigError(f"[auth] leeway must not be negative, got {leeway}")
+    auth = AuthSettings(
+        enabled=enabled,
+        leeway=leeway,
+        **{
+            key: _get(data, "auth", key, str)
+            for key in ("issuer", "jwks_url", "audience", "required_scope")
+        },
+    )
+    if auth.enabled:
+        for key in ("issuer", "jwks_url", "audience"):
+            if not getattr(auth, key):
+                raise ConfigError(f"[auth] {key} must be set when auth is enabled")
+        if not auth.jwks_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"[auth] jwks_url must start with http:// or https://, got {auth.jwks_url!r}"
+            )
+    return auth
+
+
 def load_settings(
     config_file: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
 ) -> Settings:
@@ -324,6 +369,7 @@ def load_settings(
         base_dir=base_dir,
         roots=_roots(data, base_dir),
         limits=_limits(data),
+        auth=_auth(data),
         sources=tuple(sources),
     )
 

@@ -30,6 +30,7 @@ from cp4cds_wps.meta.links import meta_links
 from cp4cds_wps.ops.average import DIMS, FREQS
 from cp4cds_wps.output.metalink import metalink4
 from cp4cds_wps.tasks.subset import TaskResult
+from cp4cds_wps.wps2 import OWNER_KEY
 
 #: Characters kept in messages of errors raised while a job runs (PyWPS drops all others).
 MESSAGE_CHARS = ".:!?=,;-_/'()[]+*<>@"
@@ -241,6 +242,13 @@ def write_result(process: Process, response, result: TaskResult) -> None:
     response.outputs["prov_plot"].file = str(plot)
 
 
+def requester(wps_request) -> str | None:
+    """The user a request comes from, as the token check (``cp4cds_wps.auth``) found it;
+    None without it."""
+    http_request = getattr(wps_request, "http_request", None)
+    return http_request.environ.get(OWNER_KEY) if http_request is not None else None
+
+
 @cache
 def job_store(database: str) -> JobStore:
     """The job store at ``database``, opened once per process."""
@@ -293,6 +301,7 @@ class JobProcess(Process):
                 self.identifier,
                 Job(self, wps_request, wps_response).json,
                 status_url=self.status_url,
+                owner=requester(wps_request),
                 max_queued=settings.jobs.max_queued,
             )
         except QueueFull as err:

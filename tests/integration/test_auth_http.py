@@ -1,0 +1,197 @@
+"""Bearer tokens through the HTTP interface of a real service with ``[auth]`` enabled, against
+a local OIDC issuer (a generated RSA key, its JWKS served on 127.0.0.1): Execute and Dismiss
+need a valid token, everything else stays public, jobs belong to the token's user."""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+
+import pytest
+import requests
+from owslib.wps import WebProcessingService
+
+from tests.oidc_issuer import AUDIENCE, SCOPE, Issuer, rsa_key
+
+from ..jobs.conftest import QUICK, SLOW
+from .test_jobs_http import Service, final_document, job_id, service
+
+pytestmark = pytest.mark.realdata
+
+NS = {
+    "wps": "http://www.opengis.net/wps/2.0",
+    "ows": "http://www.opengis.net/ows/2.0",
+    "ows1": "http://www.opengis.net/ows/1.1",
+}
+WPS1_EXECUTE = (
+    '<wps:Execute service="WPS" version="1.0.0" xmlns:wps="http://www.opengis.net/wps/1.0.0" '
+    'xmlns:ows="http://www.opengis.net/ows/1.1"><ows:Identifier>subset</ows:Identifier>'
+    "</wps:Execute>"
+)
+WPS2_EXECUTE = (
+    '<wps:Execute service="WPS" version="2.0.0" xmlns:wps="http://www.opengis.net/wps/2.0" '
+    'xmlns:ows="http://www.opengis.net/ows/2.0" mode="async" response="document">'
+    "<ows:Identifier>subset</ows:Identifier></wps:Execute>"
+)
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[Issuer]:
+    with Issuer() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def secured(settings_env, tmp_path_factory, issuer) -> Iterator[Service]:
+    """A service asking for tokens of ``issuer``; one job runs at a time."""
+    auth = {
+        "CP4CDS_WPS_AUTH__ENABLED": "true",
+        "CP4CDS_WPS_AUTH__ISSUER": issuer.url,
+        "CP4CDS_WPS_AUTH__JWKS_URL": issuer.jwks_url,
+        "CP4CDS_WPS_AUTH__AUDIENCE": AUDIENCE,
+        "CP4CDS_WPS_AUTH__REQUIRED_SCOPE": SCOPE,
+    }
+    with service({**settings_env, **auth}, tmp_path_factory.mktemp("auth"),
+                 max_running=1) as running:  # fmt: skip
+        yield running
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def execute_kvp(wps_url: str, data_inputs: str, token: str | None = None) -> requests.Response:
+    """WPS 1.0.0 KVP Execute of ``subset``, asynchronous."""
+    query = {
+        "service": "WPS",
+        "version": "1.0.0",
+        "request": "Execute",
+        "identifier": "subset",
+        "DataInputs": data_inputs,
+        "storeExecuteResponse": "true",
+        "status": "true",
+    }
+    headers = bearer(token) if token else {}
+    return requests.get(f"{wps_url}?{urllib.parse.urlencode(query)}", headers=headers, timeout=60)
+
+
+def submit(wps_url: str, data_inputs: str, token: str) -> str:
+    """Submit an async job with ``token``; return its id."""
+    response = execute_kvp(wps_url, data_inputs, token)
+    assert response.status_code == 200, response.text
+    location = ET.fromstring(response.content).get("statusLocation")
+    assert location, response.text
+    return job_id(location)
+
+
+def dismiss(wps_url: str, job: str, token: str | None = None) -> requests.Response:
+    """WPS 2.0 Dismiss (KVP) of ``job``."""
+    query = {"service": "WPS", "version": "2.0.0", "request": "Dismiss", "jobId": job}
+    headers = bearer(token) if token else {}
+    return requests.get(wps_url, params=query, headers=headers, timeout=30)
+
+
+def refusal(response: requests.Response, ows: str = "ows1") -> tuple[int, str, str]:
+    """HTTP status, ``WWW-Authenticate`` header and exception text of a refused request."""
+    exception = ET.fromstring(response.content).find(f"{ows}:Exception", NS)
+    assert exception is not None, response.text
+    assert exception.get("exceptionCode") == "NoApplicableCode"
+    text = exception.findtext(f"{ows}:ExceptionText", "", NS)
+    return response.status_code, response.headers.get("WWW-Authenticate", ""), text
+
+
+def test_execute_without_a_token_is_401(secured):
+    code, challenge, text = refusal(execute_kvp(secured.wps_url, QUICK))
+    assert (code, challenge) == (401, 'Bearer realm="cp4cds-wps"')
+    assert text == "Access denied: Execute and Dismiss need a bearer token"
+    # XML Execute, WPS 1.0.0 and 2.0
+    response = requests.post(secured.wps_url, data=WPS1_EXECUTE, timeout=30)
+    assert refusal(response)[0] == 401
+    response = requests.post(secured.wps_url, data=WPS2_EXECUTE, timeout=30)
+    assert refusal(response, "ows")[0] == 401
+    assert secured.store.counts()["accepted"] == 0
+
+
+@pytest.mark.parametrize(
+    ("token_of", "code", "reason"),
+    [
+        (lambda i: i.token(exp=int(time.time()) - 120), 401, "the token has expired"),
+        (lambda i: i.token(aud="account", azp="other-client"), 401,
+         f"the token is for audience account (azp other-client), not {AUDIENCE}"),
+        (lambda i: i.token(scope="openid profile"), 403, f"the token lacks the scope {SCOPE}"),
+        (lambda i: i.token(key=rsa_key()), 401, "the token's signature is invalid"),
+        (lambda i: i.token(iss="http://127.0.0.1:1/realms/other"), 401,
+         "the token is not issued by http://127.0.0.1"),
+    ],
+    ids=["expired", "wrong-audience", "missing-scope", "other-key", "other-issuer"],
+)  # fmt: skip
+def test_bad_tokens_are_refused_with_the_reason(secured, issuer, token_of, code, reason):
+    token = token_of(issuer)
+    status, challenge, text = refusal(execute_kvp(secured.wps_url, QUICK, token))
+    assert status == code
+    assert text.startswith(f"Access denied: {reason}")
+    error = "insufficient_scope" if code == 403 else "invalid_token"
+    assert challenge.startswith(f'Bearer realm="cp4cds-wps", error="{error}", ')
+    assert f'error_description="{reason}' in challenge
+    # the same for an XML Execute (as owslib and birdy send it)
+    response = requests.post(secured.wps_url, data=WPS1_EXECUTE, headers=bearer(token), timeout=30)
+    assert refusal(response)[:2] == (status, challenge)
+
+
+def test_a_good_token_executes_and_owns_the_job(secured, issuer):
+    job = submit(secured.wps_url, QUICK, issuer.token("alice"))
+    assert secured.store.get(job).owner == "alice-0000-uuid"
+    document = final_document(f"{secured.url}/outputs/{job}.xml")
+    assert "ProcessSucceeded" in document
+    # an XML Execute from owslib with the token in its headers
+    wps = WebProcessingService(
+        secured.wps_url, skip_caps=True, headers=bearer(issuer.token("carol"))
+    )
+    collection, time_range = (part.split("=", 1)[1] for part in QUICK.split(";"))
+    execution = wps.execute(
+        "subset",
+        inputs=[("collection", collection), ("time", time_range)],
+        output=[("output", True)],
+        mode="async",
+    )
+    assert execution.statusLocation, [e.text for e in execution.errors]
+    assert secured.store.get(job_id(execution.statusLocation)).owner == "carol-0000-uuid"
+
+
+def test_capabilities_descriptions_and_status_stay_public(secured, issuer):
+    job = submit(secured.wps_url, QUICK, issuer.token("alice"))
+    final_document(f"{secured.url}/outputs/{job}.xml")
+    public = [
+        {"service": "WPS", "request": "GetCapabilities"},
+        {"service": "WPS", "version": "2.0.0", "request": "GetCapabilities"},
+        {"service": "WPS", "version": "1.0.0", "request": "DescribeProcess", "identifier": "all"},
+        {"service": "WPS", "version": "2.0.0", "request": "GetStatus", "jobId": job},
+        {"service": "WPS", "version": "2.0.0", "request": "GetResult", "jobId": job},
+    ]
+    for query in public:
+        response = requests.get(secured.wps_url, params=query, timeout=60)
+        assert response.status_code == 200, (query, response.text)
+        assert "WWW-Authenticate" not in response.headers
+    status_document = requests.get(f"{secured.url}/outputs/{job}.xml", timeout=30)
+    assert status_document.status_code == 200
+    assert "ProcessSucceeded" in status_document.text
+
+
+def test_only_the_owner_dismisses_a_job(secured, issuer):
+    alice = issuer.token("alice")
+    running = submit(secured.wps_url, SLOW, alice)
+    queued = submit(secured.wps_url, QUICK, alice)  # one job runs at a time: this one waits
+
+    code, challenge, _ = refusal(dismiss(secured.wps_url, queued), "ows")
+    assert (code, challenge) == (401, 'Bearer realm="cp4cds-wps"')
+    refused = dismiss(secured.wps_url, queued, issuer.token("bob"))
+    assert refusal(refused, "ows") == (403, "", "only the job's owner can dismiss it")
+    assert secured.store.get(queued).state == "accepted"
+
+    for job in (queued, running):
+        answer = dismiss(secured.wps_url, job, alice)
+        assert answer.status_code == 200, answer.text
+        assert ET.fromstring(answer.content).findtext("wps:Status", None, NS) == "Dismissed"
+    assert secured.store.get(queued).state == "dismissed"
