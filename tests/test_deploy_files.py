@@ -1,0 +1,67 @@
+"""The deployment files: compose.yaml's services, Dockerfile's essentials, Ansible inventories.
+
+No Docker engine runs in CI: hadolint lints the Dockerfile (.ci/lint-docker.sh) and these
+tests check what an operator relies on; the Ansible playbook itself runs in .ci/ansible.sh.
+"""
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "compose.yaml").read_text())
+
+
+def test_compose_runs_the_service_with_a_postgresql_job_store():
+    services = compose()["services"]
+    assert set(services) == {"wps", "db"}
+    wps, db = services["wps"], services["db"]
+    assert wps["build"] == "."
+    database = wps["environment"]["CP4CDS_WPS_JOBS__DATABASE"]
+    assert database.startswith("postgresql://") and "@db:5432/" in database
+    assert db["image"].startswith("postgres:")
+    assert wps["depends_on"]["db"]["condition"] == "service_healthy"
+
+
+def test_compose_services_have_health_checks():
+    services = compose()["services"]
+    assert "http://127.0.0.1:5000/health" in services["wps"]["healthcheck"]["test"]
+    assert "pg_isready" in " ".join(services["db"]["healthcheck"]["test"])
+
+
+def test_compose_mounts_the_archive_read_only_and_keeps_state_in_volumes():
+    doc = compose()
+    wps_volumes = doc["services"]["wps"]["volumes"]
+    assert any(v.endswith(":/data/esgf:ro") for v in wps_volumes)
+    assert "wps-var:/var/lib/cp4cds-wps" in wps_volumes
+    assert "db-data:/var/lib/postgresql/data" in doc["services"]["db"]["volumes"]
+    assert set(doc["volumes"]) == {"wps-var", "db-data"}
+
+
+def test_dockerfile_essentials():
+    text = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim$", text, re.M)
+    assert re.search(r"apt-get install .*\bcdo\b", text)
+    user = re.findall(r"^USER (\S+)", text, re.M)
+    assert user and user[-1].split(":")[0] not in ("root", "0")
+    assert re.search(r"^HEALTHCHECK .*\n.*CMD .*/health", text, re.M)
+    assert re.search(r"^EXPOSE 5000$", text, re.M)
+    assert '"cp4cds-wps", "start"' in text
+
+
+def test_docker_config_points_at_the_mounted_archive():
+    config = tomllib.loads((ROOT / "docker" / "config.toml").read_text())
+    assert config["archive"]["base_dir"] == "/data/esgf"
+    assert config["paths"]["var_dir"] == "/var/lib/cp4cds-wps"
+
+
+def test_ansible_inventories_name_the_service_group():
+    for name in ("single", "three-sites"):
+        hosts = ROOT / "ansible" / "inventories" / name / "hosts.yml"
+        inventory = yaml.safe_load(hosts.read_text())
+        assert "cp4cds_wps" in inventory["all"]["children"], name
