@@ -18,7 +18,8 @@ def cf_failures(path) -> set[str]:
     suite.load_all_available_checkers()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        results, _ = suite.run_all(suite.load_dataset(str(path)), ["cf:1.8"], [])["cf:1.8"]
+        results, errors = suite.run_all(suite.load_dataset(str(path)), ["cf:1.8"], [])["cf:1.8"]
+    assert not errors, errors
     failures = set()
     for result in results:
         scored, possible = (result.value, True) if isinstance(result.value, bool) else result.value

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import warnings
 
 import cftime
 import dask
@@ -14,6 +13,7 @@ import pytest
 import xarray as xr
 
 from cp4cds_wps.output.netcdf import chunk_shape, write_netcdf
+from tests.cf_check import cf_failures
 
 CFTIME = xr.coders.CFDatetimeCoder(use_cftime=True)
 
@@ -55,24 +55,6 @@ def selection(ds: xr.Dataset) -> xr.Dataset:
     if ds.sizes["time"] > 1:
         ds = ds.isel(time=slice(2, 20))
     return ds.isel(rlat=slice(100, 140), rlon=slice(50, 90)) if "rlat" in ds.dims else ds
-
-
-def high_priority_failures(path) -> set[str]:
-    """Messages of the failed high-priority checks of the IOOS compliance checker (CF 1.8)."""
-    from compliance_checker.runner import CheckSuite
-
-    suite = CheckSuite()
-    suite.load_all_available_checkers()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        results, errors = suite.run_all(suite.load_dataset(str(path)), ["cf:1.8"], [])["cf:1.8"]
-    assert not errors
-    failures = set()
-    for result in results:
-        scored, possible = (result.value, True) if isinstance(result.value, bool) else result.value
-        if result.weight == 3 and scored != possible:
-            failures.update(result.msgs)
-    return failures
 
 
 @pytest.fixture(params=list(SOURCES))
@@ -139,7 +121,7 @@ def test_no_fill_value_on_coordinates_and_bounds(written):
 
 def test_no_new_high_priority_cf_failures(written):
     _, source, _, path = written
-    assert high_priority_failures(path) <= high_priority_failures(source)
+    assert cf_failures(path) <= cf_failures(source)
 
 
 def test_history_prepended_and_global_attributes_kept(written):
