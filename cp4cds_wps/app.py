@@ -25,6 +25,7 @@ from cp4cds_wps import __version__
 from cp4cds_wps.auth import protect
 from cp4cds_wps.config import Settings, get_settings
 from cp4cds_wps.dashboard import Dashboard
+from cp4cds_wps.errors import ArchiveFileChanged
 from cp4cds_wps.inventory import Inventory
 from cp4cds_wps.jobs.store import JobStore, database_url
 from cp4cds_wps.meta.api import ConstraintsApi
@@ -159,9 +160,14 @@ class Frontend:
         return response
 
     def data(self, request: Request, root: str, relpath: str) -> Response:
-        path = self.inventory.file_path(root, relpath)
-        if path is None:
+        """An archive file recorded in the inventory, if it is still the file recorded."""
+        record = self.inventory.file(root, relpath)
+        if record is None:
             raise NotFound(f"no archive file {root}/{relpath}")
+        try:
+            path = record.verified_path()
+        except ArchiveFileChanged as err:
+            raise NotFound(f"archive file {root}/{relpath} is not available") from err
         return send_file(path, request.environ, mimetype="application/x-netcdf")
 
 

@@ -54,3 +54,25 @@ class NoDataSelected(InvalidParameter):
 
 class DatasetInconsistent(InvalidParameter):
     """The files of a dataset overlap, leave gaps or disagree in grid where a request needs them."""
+
+
+class ArchiveFileChanged(ServiceError):
+    """An archive file is no longer the file the inventory recorded: it was removed,
+    replaced or changed after the scan, or it now resolves to a place outside the archive
+    roots. Nothing the user can fix; the operator must scan again.
+
+    Parameters
+    ----------
+    path
+        The file as recorded.
+    reason
+        What differs, e.g. ``"its size is 10 bytes, 4096 when scanned"``.
+    """
+
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(
+            f"archive file {path} changed since the inventory was made ({reason}); "
+            "the service operator must scan the archive again"
+        )

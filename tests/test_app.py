@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+import xarray as xr
 from werkzeug.test import Client
 
 from cp4cds_wps.app import create_app
+from cp4cds_wps.config import load_settings
 from cp4cds_wps.inventory import Inventory
 
 pytestmark = pytest.mark.realdata
@@ -53,3 +57,32 @@ def test_wps_answers_getcapabilities(client):
     response = client.get("/wps?service=WPS&request=GetCapabilities&version=1.0.0")
     assert response.status_code == 200
     assert b"<ows:Identifier>subset</ows:Identifier>" in response.get_data()
+
+
+def test_an_archive_file_replaced_by_a_link_after_the_scan_is_not_served(tmp_path):
+    archive = tmp_path / "archive"
+    folder = archive / "badc/cmip6/data/CMIP6/CMIP/INST/MODEL/historical/r1i1p1f1/day/tas/gn/v1"
+    folder.mkdir(parents=True)
+    recorded = folder / "tas_day_MODEL_historical_r1i1p1f1_gn_20000101-20000102.nc"
+    xr.Dataset(
+        {"tas": ("time", [280.0, 281.0])},
+        coords={"time": ("time", [0.5, 1.5], {"units": "days since 2000-01-01"})},
+    ).to_netcdf(recorded)
+    settings = load_settings(
+        env={
+            "CP4CDS_WPS_ARCHIVE__BASE_DIR": str(archive),
+            "CP4CDS_WPS_PATHS__VAR_DIR": str(tmp_path),
+        }
+    )
+    Inventory.from_settings(settings).scan()
+    client = Client(create_app(settings))
+    url = f"/data/cmip6/{recorded.relative_to(archive / 'badc/cmip6/data/CMIP6')}"
+    assert client.get(url).status_code == 200
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"x" * recorded.stat().st_size)
+    os.utime(secret, ns=(recorded.stat().st_mtime_ns,) * 2)
+    recorded.unlink()
+    recorded.symlink_to(secret)
+    response = client.get(url)
+    assert response.status_code == 404
+    assert b"x" * 10 not in response.get_data()

@@ -35,6 +35,7 @@ from cp4cds_wps.inventory.scan import (
     assemble,
     read_header,
     read_md5,
+    real_roots,
     walk_roots,
 )
 
@@ -123,6 +124,7 @@ class Inventory:
         """
         began = time.monotonic()
         walk = walk_roots(self.roots)
+        within = real_roots(self.roots)
         with self._connect() as conn:
             stored = {
                 (row["root"], row["relpath"]): row
@@ -134,7 +136,7 @@ class Inventory:
             counts = {"added": 0, "changed": 0, "unchanged": 0}
             for found in walk.files:
                 key = (found.root, found.relpath)
-                record, header, state = self._record(found, stored.pop(key, None))
+                record, header, state = self._record(found, stored.pop(key, None), within)
                 counts[state] += 1
                 by_dataset[found.dataset_id].append((record, header))
                 facets[found.dataset_id] = found.facets
@@ -171,7 +173,9 @@ class Inventory:
         )
 
     @staticmethod
-    def _record(found: FoundFile, row: sqlite3.Row | None) -> tuple[FileRecord, FileHeader, str]:
+    def _record(
+        found: FoundFile, row: sqlite3.Row | None, within: tuple[str, ...]
+    ) -> tuple[FileRecord, FileHeader, str]:
         """Return the file's record and header, read again only when it changed."""
         stat = os.stat(found.path)
         unchanged = (
@@ -182,7 +186,7 @@ class Inventory:
             and row["path"] == str(found.path)
         )
         if unchanged:
-            return _file_record(row), _file_header(row), "unchanged"
+            return _file_record(row, within), _file_header(row), "unchanged"
         header = read_header(found.path, found.facets["variable"])
         record = FileRecord(
             path=found.path,
@@ -194,6 +198,7 @@ class Inventory:
             start=header.start,
             end=header.end,
             n_times=header.n_times,
+            within=within,
         )
         return record, header, "added" if row is None else "changed"
 
@@ -348,19 +353,21 @@ class Inventory:
                 ids = [i for i in ids if fnmatch.fnmatchcase(i, pattern)]
             return self._load(conn, ids)
 
-    def file_path(self, root: str, relpath: str) -> Path | None:
-        """Return the absolute path of a recorded file, or None when it is not recorded."""
+    def file(self, root: str, relpath: str) -> FileRecord | None:
+        """Return the record of a file by its root and path below it, or None when it is
+        not recorded."""
         with self._connect() as conn:
             row = conn.execute(
-                "SELECT path FROM files WHERE root = ? AND relpath = ?", (root, relpath)
+                f"SELECT {_FILE_COLUMNS} FROM files WHERE root = ? AND relpath = ?",
+                (root, relpath),
             ).fetchone()
-        return None if row is None else Path(row[0])
+        return None if row is None else _file_record(row, real_roots(self.roots))
 
-    @staticmethod
-    def _load(conn: sqlite3.Connection, ids: Sequence[str]) -> list[Dataset]:
+    def _load(self, conn: sqlite3.Connection, ids: Sequence[str]) -> list[Dataset]:
         """Read datasets with their files, in the order of ``ids``."""
         if not ids:
             return []
+        within = real_roots(self.roots)
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (id TEXT PRIMARY KEY)")
         conn.execute("DELETE FROM wanted")
         conn.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", ((i,) for i in ids))
@@ -369,7 +376,7 @@ class Inventory:
             f"SELECT {_FILE_COLUMNS} FROM files WHERE dataset_id IN (SELECT id FROM wanted)"
         )
         for row in rows:
-            files[row["dataset_id"]].append(_file_record(row))
+            files[row["dataset_id"]].append(_file_record(row, within))
         datasets = {}
         for row in conn.execute("SELECT * FROM datasets WHERE id IN (SELECT id FROM wanted)"):
             ordered = sorted(
@@ -397,7 +404,7 @@ def _generation(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT value FROM state WHERE key = 'generation'").fetchone()[0]
 
 
-def _file_record(row: sqlite3.Row) -> FileRecord:
+def _file_record(row: sqlite3.Row, within: tuple[str, ...]) -> FileRecord:
     return FileRecord(
         path=Path(row["path"]),
         root=row["root"],
@@ -408,6 +415,7 @@ def _file_record(row: sqlite3.Row) -> FileRecord:
         start=row["start_time"],
         end=row["end_time"],
         n_times=row["n_times"],
+        within=within,
     )
 
 

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from cp4cds_wps.errors import ArchiveFileChanged
+
+
+def inside(real: str, tops: Sequence[str]) -> bool:
+    """Whether the real path ``real`` is one of the folders ``tops`` or lies below one."""
+    return any(real == top or real.startswith(top + os.sep) for top in tops)
 
 
 class Issue(str):
@@ -34,7 +43,8 @@ class FileRecord:
     target they name, so that the path can be opened. ``relpath`` is the path below the
     root as the DRS tree shows it (served at ``/data/<root>/<relpath>``). ``start`` and
     ``end`` are the first and last time steps, ``YYYY-MM-DDTHH:MM:SS`` in the file's
-    calendar (None for files without time, e.g. fx).
+    calendar (None for files without time, e.g. fx). ``within`` holds the real paths of the
+    archive roots, which the file must resolve into (set by the inventory).
     """
 
     path: Path
@@ -46,6 +56,38 @@ class FileRecord:
     start: str | None
     end: str | None
     n_times: int
+    within: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    def verified_path(self) -> Path:
+        """``path``, checked to be the file the scan recorded, for opening or serving it.
+
+        Its real path (symbolic links resolved) must lie below one of the archive roots of
+        ``within``, and its size and modification time must be those recorded: a file
+        replaced after the scan, e.g. by a link to a file outside the archive, is refused.
+
+        Returns
+        -------
+        Path
+            ``path``.
+
+        Raises
+        ------
+        ArchiveFileChanged
+            When the file is gone, resolves outside the roots, or differs from the record.
+        """
+        try:
+            stat = self.path.stat()
+        except OSError as err:
+            raise ArchiveFileChanged(str(self.path), f"it cannot be read: {err.strerror}") from err
+        if not inside(os.path.realpath(self.path), self.within):
+            raise ArchiveFileChanged(str(self.path), "it now resolves outside the archive roots")
+        if stat.st_size != self.size:
+            raise ArchiveFileChanged(
+                str(self.path), f"its size is {stat.st_size} bytes, {self.size} when scanned"
+            )
+        if stat.st_mtime != self.mtime:
+            raise ArchiveFileChanged(str(self.path), "it was modified after the scan")
+        return self.path
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import numpy as np
 
 from cp4cds_wps.config import Root
 from cp4cds_wps.inventory import drs
-from cp4cds_wps.inventory.records import Dataset, FileRecord, Issue
+from cp4cds_wps.inventory.records import Dataset, FileRecord, Issue, inside
 
 _STUB_MAX_BYTES = 1024
 #: Nominal step in days of each frequency, used when no file holds two time steps.
@@ -117,8 +117,10 @@ def _openable(path: str) -> str | None:
     return stub_target(path)
 
 
-def _inside(real: str, real_roots: Sequence[str]) -> bool:
-    return any(real == top or real.startswith(top + os.sep) for top in real_roots)
+def real_roots(roots: Sequence[Root]) -> tuple[str, ...]:
+    """The real paths (links resolved) of the roots that exist."""
+    tops = (_openable(str(root.path)) for root in roots)
+    return tuple(os.path.realpath(top) for top in tops if top)
 
 
 def walk_roots(roots: Sequence[Root]) -> Walk:
@@ -138,7 +140,7 @@ def walk_roots(roots: Sequence[Root]) -> Walk:
     """
     walk = Walk()
     tops = {root.name: _openable(str(root.path)) for root in roots}
-    real_roots = [os.path.realpath(top) for top in tops.values() if top]
+    within = real_roots(roots)
     owner: dict[str, str] = {}
     for root in roots:
         top = tops[root.name]
@@ -146,7 +148,7 @@ def walk_roots(roots: Sequence[Root]) -> Walk:
             walk.warnings.append(f"root {root.name}: {root.path} does not exist; skipped")
             continue
         links: list[tuple[tuple[str, ...], str, str]] = []
-        found = list(_walk_dir(root, top, (), real_roots, links, walk.warnings, set()))
+        found = list(_walk_dir(root, top, (), within, links, walk.warnings, set()))
         ids = {f.dataset_id for f in found}
         for dataset_id in sorted(ids):
             owner.setdefault(dataset_id, root.name)
@@ -161,7 +163,7 @@ def _walk_dir(
     root: Root,
     directory: str,
     dirs: tuple[str, ...],
-    real_roots: Sequence[str],
+    within: Sequence[str],
     links: list[tuple[tuple[str, ...], str, str]],
     warnings: list[str],
     seen: set[str],
@@ -181,18 +183,18 @@ def _walk_dir(
         path = os.path.join(directory, name)
         where = "/".join((*dirs, name))
         target = _link_target(path)
-        if target is not None and not _inside(os.path.realpath(target), real_roots):
+        if target is not None and not inside(os.path.realpath(target), within):
             warnings.append(f"root {root.name}: {where} points outside the roots; skipped")
             continue
         if at_version and target is not None and os.path.dirname(target) == directory:
             links.append((dirs, name, os.path.basename(target)))
             continue
         if target is not None and not os.path.islink(path):
-            yield from _walk_dir(root, target, (*dirs, name), real_roots, links, warnings, seen)
+            yield from _walk_dir(root, target, (*dirs, name), within, links, warnings, seen)
         elif os.path.isdir(path):
-            yield from _walk_dir(root, path, (*dirs, name), real_roots, links, warnings, seen)
+            yield from _walk_dir(root, path, (*dirs, name), within, links, warnings, seen)
         elif name.endswith(".nc") and os.path.isfile(path):
-            if not _inside(os.path.realpath(path), real_roots):
+            if not inside(os.path.realpath(path), within):
                 warnings.append(f"root {root.name}: {where} points outside the roots; skipped")
                 continue
             facets = drs.facets_from_path(root.project, dirs, name, root.fixed)

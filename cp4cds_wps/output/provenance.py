@@ -235,6 +235,24 @@ class Provenance:
             self.doc.wasDerivedFrom(output, source, activity=self.activity)
         self._columns[output.identifier] = column
 
+    def add_note(self, text: str, activity: str | None = None) -> None:
+        """Record a note on the data (see :mod:`cp4cds_wps.ops.notes`): what the operation
+        found in or did to its input, as a ``cp4cds:note`` of the activity.
+
+        Parameters
+        ----------
+        text
+            The note.
+        activity
+            The identifier of a workflow step's activity (from :meth:`add_step`'s
+            ``"cp4cds:step/<name>"``); by default the operation's.
+        """
+        target = self.activity
+        if activity is not None:
+            target = self.doc.get_record(activity)[0]
+        if text not in {str(v) for v in target.get_attribute("cp4cds:note")}:
+            target.add_attributes([("cp4cds:note", text)])
+
     def _column_after(self, identifiers: Sequence[str]) -> int:
         """The drawing column right of the entities ``identifiers`` (datasets if none)."""
         columns = [self._columns.get(self.doc.valid_qualified_name(i)) for i in identifiers]

@@ -227,6 +227,10 @@ def failed_as_process_error() -> Iterator[None]:
         raise ProcessError(
             f"InvalidParameterValue: {err}", max_length=2000, allowed_chars=MESSAGE_CHARS
         ) from err
+    except errors.ServiceError as err:
+        raise ProcessError(
+            f"NoApplicableCode: {err}", max_length=2000, allowed_chars=MESSAGE_CHARS
+        ) from err
 
 
 def job_dir(process: Process, settings: Settings) -> tuple[Path, str]:

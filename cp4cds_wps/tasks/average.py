@@ -164,7 +164,7 @@ def area_weighted_step(
     def compute(ds: xr.Dataset) -> xr.Dataset:
         weights = None
         if plan.areas is not None:
-            fx = open_dataset([f.path for f in plan.areas.files])
+            fx = open_dataset([f.verified_path() for f in plan.areas.files])
             weights = cell_areas(ds, areacella=fx[plan.areas.variable])
         return mean(ds, weights)
 

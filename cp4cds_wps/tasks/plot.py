@@ -154,7 +154,7 @@ def run_plot(
     report(0, f"plot: {dataset.id}")
     # one thread, as in cp4cds_wps.tasks.runner: no dask thread pools in server processes
     with dask.config.set(scheduler="synchronous"):
-        ds = open_dataset([f.path for f in plan.files], time_chunk=time_chunk)
+        ds = open_dataset([f.verified_path() for f in plan.files], time_chunk=time_chunk)
         ds = subset(ds, time=request.time, area=request.area, level=request.level)
         if request.kind == "map":
             if "time" in ds.dims:
@@ -163,7 +163,7 @@ def run_plot(
         else:
             areacella = None
             if plan.areas is not None:
-                fx = open_dataset([f.path for f in plan.areas.files])
+                fx = open_dataset([f.verified_path() for f in plan.areas.files])
                 areacella = fx[plan.areas.variable]
             figure, table = plot_timeseries(
                 ds, dataset.variable, title=dataset.id, areacella=areacella

@@ -15,6 +15,7 @@ import dask
 import xarray as xr
 
 from cp4cds_wps.inventory import Dataset, FileRecord
+from cp4cds_wps.ops.notes import recorded_notes
 from cp4cds_wps.ops.open import open_dataset
 from cp4cds_wps.output.metalink import LinkedFile, file_digest
 from cp4cds_wps.output.naming import output_filename
@@ -142,9 +143,9 @@ def run_steps(
             # One thread: synchronous requests run inside gunicorn workers, which must not
             # hold dask thread pools, and netCDF reads and writes on dask's thread pool can
             # deadlock on xarray's locks; decompression is serialised by a lock anyway.
-            with dask.config.set(scheduler="synchronous"):
+            with dask.config.set(scheduler="synchronous"), recorded_notes() as notes:
                 opened = [
-                    open_dataset([f.path for f in files], time_chunk=time_chunk)
+                    open_dataset([f.verified_path() for f in files], time_chunk=time_chunk)
                     for _, files in step.inputs
                 ]
                 result = step.run(opened)
@@ -153,9 +154,11 @@ def run_steps(
                     step.source_name,
                     out_dir=out_dir,
                     out_url=out_url,
-                    history=f"cp4cds-wps {process} of {ids} with {described}",
+                    history=with_notes(f"cp4cds-wps {process} of {ids} with {described}", notes),
                     max_file_mb=max_file_mb,
                 )
+            for text in notes:
+                prov.add_note(text)
             for output in written:
                 linked.append(output)
                 prov.add_output(output.name, output.url)
@@ -164,6 +167,12 @@ def run_steps(
         raise
     report(100, f"{process} done: {len(linked)} file(s)")
     return TaskResult(files=tuple(linked), provenance=prov)
+
+
+def with_notes(history: str, notes: Sequence[str]) -> str:
+    """A history line followed by the notes on the data taken while computing the result
+    (see :mod:`cp4cds_wps.ops.notes`)."""
+    return "; ".join([history, *notes])
 
 
 def write_outputs(

@@ -39,6 +39,7 @@ from cp4cds_wps.errors import InvalidParameter, MissingParameter
 from cp4cds_wps.inventory import Dataset, FileRecord, Inventory
 from cp4cds_wps.ops.average import average_over_dims, average_time, parse_dims, parse_freq
 from cp4cds_wps.ops.concat import REALIZATION, concat_realizations
+from cp4cds_wps.ops.notes import recorded_notes
 from cp4cds_wps.ops.open import open_dataset
 from cp4cds_wps.ops.params import (
     TimeRange,
@@ -57,7 +58,7 @@ from cp4cds_wps.tasks.average import AverageRequest, plan_average
 from cp4cds_wps.tasks.collection import parse_collection
 from cp4cds_wps.tasks.concat import ConcatPlan, ConcatRequest, ensemble_file_name, plan_concat
 from cp4cds_wps.tasks.files import check_consistent, select_files
-from cp4cds_wps.tasks.runner import Progress, TaskResult, write_outputs
+from cp4cds_wps.tasks.runner import Progress, TaskResult, with_notes, write_outputs
 from cp4cds_wps.tasks.software import software_versions
 
 #: The WPS input holding the workflow, named in every error.
@@ -628,7 +629,7 @@ def run_workflow(
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         # one thread, as in cp4cds_wps.tasks.runner.run_steps
-        with dask.config.set(scheduler="synchronous"):
+        with dask.config.set(scheduler="synchronous"), recorded_notes() as notes:
             results: dict[str, list[_Result]] = {}
             for step in workflow.steps:
                 report(0, f"orchestrate: step {step.name} ({step.operation})")
@@ -642,6 +643,7 @@ def run_workflow(
             for i, (name, result) in enumerate(written):
                 report(int(100 * i / len(written)), f"orchestrate: writing {name} of {result.name}")
                 history = f"cp4cds-wps orchestrate of {result.name}: " + " -> ".join(result.history)
+                history = with_notes(history, notes)
                 for output in write_outputs(
                     result.data,
                     result.source_name,
@@ -652,6 +654,8 @@ def run_workflow(
                 ):
                     linked.append(output)
                     prov.add_output(output.name, output.url, derived_from=[result.entity])
+        for text in notes:
+            prov.add_note(text)
     except BaseException:
         shutil.rmtree(out_dir, ignore_errors=True)
         raise
@@ -678,7 +682,7 @@ def _step_inputs(
             entity = prov.add_input(
                 dataset.id, dataset.version, [(f.path.name, f.md5) for f in files]
             )
-            data = open_dataset([f.path for f in files], time_chunk=time_chunk)
+            data = open_dataset([f.verified_path() for f in files], time_chunk=time_chunk)
             members.append(_Result(dataset.id, data, entity, files[0].path.name, source.areas))
     return members
 
@@ -750,6 +754,6 @@ def _archive_areas(member: _Result, prov: Provenance) -> tuple[xr.DataArray | No
     areas = member.areas
     if areas is None or not member.archive_grid:
         return None, None
-    fx = open_dataset([f.path for f in areas.files])
+    fx = open_dataset([f.verified_path() for f in areas.files])
     entity = prov.add_input(areas.id, areas.version, [(f.path.name, f.md5) for f in areas.files])
     return cell_areas(member.data, areacella=fx[areas.variable]), entity

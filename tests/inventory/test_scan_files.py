@@ -149,9 +149,10 @@ def test_linked_root_is_not_counted_twice(tmp_path, cmip6_root, make_inventory, 
         == cmip6_root.path / DS_DIR.format(table="day", version="v20200101") / "tas.nc"
     )
     relpath = dataset.files[0].relpath
-    assert inventory.file_path("pool-cmip6", relpath) == dataset.files[0].path
-    assert inventory.file_path("cmip6", relpath) is None
-    assert inventory.file_path("pool-cmip6", "../../etc/passwd") is None
+    assert inventory.file("pool-cmip6", relpath) == dataset.files[0]
+    assert inventory.file("pool-cmip6", relpath).verified_path() == dataset.files[0].path
+    assert inventory.file("cmip6", relpath) is None
+    assert inventory.file("pool-cmip6", "../../etc/passwd") is None
 
 
 def test_links_outside_the_roots_and_missing_roots_are_reported(

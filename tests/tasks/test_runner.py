@@ -1,0 +1,69 @@
+"""The runner records the notes operations take on the data, and opens only verified files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from cp4cds_wps.config import Root
+from cp4cds_wps.errors import ArchiveFileChanged
+from cp4cds_wps.inventory import Inventory
+from cp4cds_wps.ops.notes import note
+from cp4cds_wps.tasks.runner import Step, run_steps
+
+DATASET_DIR = "CMIP/INST/MODEL/historical/r1i1p1f1/day/tas/gn/v20200101"
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    """A scanned one-file dataset of a synthetic CMIP6 root."""
+    cmip6_root = Root("cmip6", tmp_path / "CMIP6", "cmip6")
+    path = (
+        cmip6_root.path / DATASET_DIR / "tas_day_MODEL_historical_r1i1p1f1_gn_20000101-20000103.nc"
+    )
+    path.parent.mkdir(parents=True)
+    xr.Dataset(
+        {"tas": ("time", np.array([280.0, 281.0, 282.0]), {"units": "K"})},
+        coords={"time": ("time", [0.5, 1.5, 2.5], {"units": "days since 2000-01-01"})},
+    ).to_netcdf(path)
+    inventory = Inventory(tmp_path / "inventory.sqlite", [cmip6_root])
+    inventory.scan()
+    (found,) = inventory.list()
+    return found
+
+
+def _run(dataset, compute, out_dir):
+    return run_steps(
+        "test",
+        {"collection": dataset.id, "doubled": "yes"},
+        [Step(dataset, dataset.files, compute)],
+        out_dir=out_dir,
+        out_url="http://example.org/outputs",
+        data_url="",
+        time_chunk=10,
+    )
+
+
+def test_notes_on_the_data_reach_history_and_provenance(tmp_path, dataset):
+    def doubled(ds: xr.Dataset) -> xr.Dataset:
+        note("tas: doubled for the test")
+        return ds * 2
+
+    result = _run(dataset, doubled, tmp_path / "out")
+    (output,) = result.files
+    written = xr.open_dataset(tmp_path / "out" / output.name)
+    assert written.attrs["history"].splitlines()[0].endswith("; tas: doubled for the test")
+    np.testing.assert_array_equal(written["tas"].values, [560.0, 562.0, 564.0])
+    activity = json.loads(result.provenance.json())["activity"]["cp4cds:test"]
+    assert activity["cp4cds:note"] == "tas: doubled for the test"
+
+
+def test_a_file_changed_since_the_scan_is_not_opened(tmp_path, dataset):
+    with dataset.files[0].path.open("ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(ArchiveFileChanged, match="size is"):
+        _run(dataset, lambda ds: ds, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
