@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import resource
 import sys
 import time
@@ -82,6 +83,7 @@ def _synthetic_plan(job: Job) -> AveragePlan:
             start=None,
             end=None,
             n_times=0,
+            within=(os.path.realpath(path.parent),),
         )
         for path in map(Path, job.files)
     )
