@@ -72,6 +72,8 @@ class FileHeader:
     grid: str | None = None
     realm: str | None = None
     problem: str | None = None
+    product_version: str | None = None
+    repeated: int = 0
 
 
 def stub_target(path: str) -> str | None:
@@ -255,23 +257,26 @@ def read_header(path: Path, variable: str) -> FileHeader:
 
 
 def _header(nc: netCDF4.Dataset, variable: str) -> FileHeader:
-    realm = getattr(nc, "realm", None)
+    about = {
+        "realm": getattr(nc, "realm", None),
+        "product_version": _text(getattr(nc, "product_version", None)),
+    }
     if variable not in nc.variables:
-        return FileHeader(realm=realm, problem=f"variable {variable!r} not in the file")
+        return FileHeader(problem=f"variable {variable!r} not in the file", **about)
     var = nc.variables[variable]
     time_dim = next((d for d in var.dimensions if _is_time(nc, d)), None)
     horizontal = [d for d in var.dimensions if d != time_dim and not _is_vertical(nc, d)]
     grid = ",".join(f"{d}={len(nc.dimensions[d])}" for d in horizontal) or None
     if time_dim is None:
-        return FileHeader(grid=grid, realm=realm)
+        return FileHeader(grid=grid, **about)
     time = nc.variables[time_dim]
     calendar = getattr(time, "calendar", "standard")
     values = np.asarray(time[:], dtype="float64")
     if values.size == 0:
-        return FileHeader(calendar=calendar, grid=grid, realm=realm)
-    start, end = cftime.num2date([values[0], values[-1]], time.units, calendar)
+        return FileHeader(calendar=calendar, grid=grid, **about)
+    start, end = cftime.num2date([values.min(), values.max()], time.units, calendar)
     factor = _days_per_unit(time.units)
-    steps = np.diff(values) * factor
+    steps = np.diff(np.unique(values)) * factor
     return FileHeader(
         start=_iso(start),
         end=_iso(end),
@@ -279,8 +284,13 @@ def _header(nc: netCDF4.Dataset, variable: str) -> FileHeader:
         calendar=calendar,
         step_days=float(np.median(steps)) if steps.size else None,
         grid=grid,
-        realm=realm,
+        repeated=int(values.size - np.unique(values).size),
+        **about,
     )
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def _is_time(nc: netCDF4.Dataset, dim: str) -> bool:
@@ -326,8 +336,9 @@ def assemble(
     """Put a dataset together from its files and report how they fit.
 
     Files are sorted by their first time step. Issues name overlapping files, gaps between
-    files (more than 1.5 typical steps apart), calendars or grids that differ between
-    files, and files that cannot be read.
+    files (more than 1.5 typical steps apart), files repeating time steps within
+    themselves, calendars or grids that differ between files, and files that cannot be
+    read.
 
     Parameters
     ----------
@@ -345,19 +356,21 @@ def assemble(
     ordered = sorted(files, key=lambda fh: (fh[1].start is None, fh[1].start or "", fh[0].relpath))
     headers = [h for _, h in ordered]
     names = [Path(r.relpath).name for r, _ in ordered]
-    issues = [
-        Issue(f"{n}: {h.problem}", (n,)) for n, h in zip(names, headers, strict=True) if h.problem
+    named = list(zip(names, headers, strict=True))
+    issues = [Issue(f"{n}: {h.problem}", (n,), "unreadable") for n, h in named if h.problem]
+    issues += [
+        Issue(f"{n} repeats {h.repeated} time step(s) within itself", (n,), "repeated")
+        for n, h in named
+        if h.repeated
     ]
     calendars = {_CALENDAR_ALIASES.get(h.calendar, h.calendar) for h in headers if h.calendar}
     if len(calendars) > 1:
         text = f"files use different calendars: {', '.join(sorted(calendars))}"
-        issues.append(
-            Issue(text, tuple(n for n, h in zip(names, headers, strict=True) if h.calendar))
-        )
+        issues.append(Issue(text, tuple(n for n, h in named if h.calendar), "calendar"))
     grids = {h.grid for h in headers if h.grid}
     if len(grids) > 1:
         text = f"files have different grids: {'; '.join(sorted(grids))}"
-        issues.append(Issue(text, tuple(n for n, h in zip(names, headers, strict=True) if h.grid)))
+        issues.append(Issue(text, tuple(n for n, h in named if h.grid), "grid"))
     timed = [(r, h) for r, h in ordered if h.start and h.end]
     if len(calendars) == 1 and len(timed) > 1:
         issues.extend(_time_issues(timed, calendars.pop(), facets.get("frequency")))
@@ -389,11 +402,11 @@ def _time_issues(
         pair = (Path(prev.relpath).name, Path(nxt.relpath).name)
         names = " and ".join(pair)
         if b.start <= a.end:
-            issues.append(Issue(f"{names} overlap in time ({b.start} <= {a.end})", pair))
+            issues.append(Issue(f"{names} overlap in time ({b.start} <= {a.end})", pair, "overlap"))
             continue
         delta = _parse_iso(b.start, calendar) - _parse_iso(a.end, calendar)
         days = delta.total_seconds() / 86400
         if step and days > _GAP_FACTOR * step:
             text = f"gap between {names}: {a.end} to {b.start} ({days:g} days, step {step:g} days)"
-            issues.append(Issue(text, pair))
+            issues.append(Issue(text, pair, "gap"))
     return issues

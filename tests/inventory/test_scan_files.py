@@ -41,6 +41,7 @@ def test_missing_days_between_files_are_a_gap(cmip6_root, make_inventory, write_
     (issue,) = _scan_one(make_inventory, cmip6_root).issues
     assert issue.startswith("gap between tas_a.nc and tas_b.nc")
     assert "2000-01-10T12:00:00 to 2000-01-14T12:00:00" in issue
+    assert (issue.kind, issue.files) == ("gap", ("tas_a.nc", "tas_b.nc"))
 
 
 def test_overlapping_files_are_reported(cmip6_root, make_inventory, write_nc):
@@ -49,6 +50,15 @@ def test_overlapping_files_are_reported(cmip6_root, make_inventory, write_nc):
     write_nc(folder / "tas_b.nc", [9.5 + i for i in range(10)])
     (issue,) = _scan_one(make_inventory, cmip6_root).issues
     assert issue.startswith("tas_a.nc and tas_b.nc overlap in time")
+    assert issue.kind == "overlap"
+
+
+def test_time_steps_repeated_within_a_file_are_reported(cmip6_root, make_inventory, write_nc):
+    write_nc(_dataset_dir(cmip6_root) / "tas_a.nc", [0.5, 1.5, 1.5, 2.5])
+    dataset = _scan_one(make_inventory, cmip6_root)
+    (issue,) = dataset.issues
+    assert (issue, issue.kind) == ("tas_a.nc repeats 1 time step(s) within itself", "repeated")
+    assert (dataset.start, dataset.end) == ("2000-01-01T12:00:00", "2000-01-03T12:00:00")
 
 
 @pytest.mark.parametrize("calendar", ["360_day", "noleap", "standard"])
