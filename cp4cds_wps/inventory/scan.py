@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import statistics
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -363,17 +363,17 @@ def assemble(
         for n, h in named
         if h.repeated
     ]
-    calendars = {_CALENDAR_ALIASES.get(h.calendar, h.calendar) for h in headers if h.calendar}
+    calendars = _grouped(named, lambda h: _CALENDAR_ALIASES.get(h.calendar, h.calendar))
     if len(calendars) > 1:
-        text = f"files use different calendars: {', '.join(sorted(calendars))}"
+        text = f"files use different calendars: {_listed(calendars)}"
         issues.append(Issue(text, tuple(n for n, h in named if h.calendar), "calendar"))
-    grids = {h.grid for h in headers if h.grid}
+    grids = _grouped(named, lambda h: h.grid)
     if len(grids) > 1:
-        text = f"files have different grids: {'; '.join(sorted(grids))}"
+        text = f"files have different grids: {_listed(grids)}"
         issues.append(Issue(text, tuple(n for n, h in named if h.grid), "grid"))
     timed = [(r, h) for r, h in ordered if h.start and h.end]
     if len(calendars) == 1 and len(timed) > 1:
-        issues.extend(_time_issues(timed, calendars.pop(), facets.get("frequency")))
+        issues.extend(_time_issues(timed, next(iter(calendars)), facets.get("frequency")))
     realm = next((h.realm for h in headers if h.realm), None)
     if realm and "realm" not in facets:
         facets = {**facets, "realm": realm}
@@ -390,6 +390,22 @@ def assemble(
         size=sum(r.size for r, _ in ordered),
         issues=tuple(issues),
     )
+
+
+def _grouped(
+    named: Sequence[tuple[str, FileHeader]], value: Callable[[FileHeader], str | None]
+) -> dict[str, list[str]]:
+    """File names by a value of their headers (files without it left out)."""
+    groups: dict[str, list[str]] = {}
+    for name, header in named:
+        if value(header):
+            groups.setdefault(value(header), []).append(name)
+    return groups
+
+
+def _listed(groups: dict[str, list[str]]) -> str:
+    """``value (file, file); value (file)``, for an issue's text."""
+    return "; ".join(f"{value} ({', '.join(names)})" for value, names in sorted(groups.items()))
 
 
 def _time_issues(

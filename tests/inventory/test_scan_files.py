@@ -104,8 +104,9 @@ def test_different_calendars_and_grids_are_reported(cmip6_root, make_inventory, 
     write_nc(folder / "tas_a.nc", [0.5, 1.5], calendar="noleap")
     write_nc(folder / "tas_b.nc", [2.5, 3.5], calendar="360_day", shape=(5, 6))
     issues = _scan_one(make_inventory, cmip6_root).issues
-    assert "files use different calendars: 360_day, noleap" in issues
-    assert "files have different grids: lat=3,lon=4; lat=5,lon=6" in issues
+    assert "files use different calendars: 360_day (tas_b.nc); noleap (tas_a.nc)" in issues
+    assert "files have different grids: lat=3,lon=4 (tas_a.nc); lat=5,lon=6 (tas_b.nc)" in issues
+    assert {i.kind for i in issues} == {"calendar", "grid"}
 
 
 def test_fixed_file_without_time_and_missing_variable(cmip6_root, make_inventory, write_nc):
