@@ -38,8 +38,9 @@ CREATE TABLE IF NOT EXISTS aliases (alias TEXT PRIMARY KEY, dataset_id TEXT NOT 
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO state VALUES ('generation', 0);
 CREATE TABLE IF NOT EXISTS geometry (dataset_id TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS qc_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-_TABLES = ("files", "datasets", "facets", "aliases", "geometry")
+_TABLES = ("files", "datasets", "facets", "aliases", "geometry", "qc_state")
 
 
 def prepare(conn: sqlite3.Connection) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import cftime
 import numpy as np
 import pandas as pd
 import pytest
@@ -30,93 +29,18 @@ from cp4cds_wps.tasks.regrid import RegridRequest, plan_regrid, run_regrid
 from cp4cds_wps.tasks.subset import SubsetRequest, plan_subset, run_subset
 from cp4cds_wps.tasks.workflow import parse_workflow, plan_workflow, run_workflow
 from tests.cf_check import CFTIME, cf_failures
-
-DIR = "CMIP/INST/MODEL/historical/{member}/Amon/tas/gn/v20200101"
-ID = "CMIP6.CMIP.INST.MODEL.historical.{member}.Amon.tas.gn.v20200101"
-LAT = np.array([-67.5, -22.5, 22.5, 67.5])
-LON = np.arange(8) * 45.0 + 22.5
-#: Files of each member: 2000-2001, then 2001-12 (repeated) to 2003, then (2004 missing) 2005-2006.
-FILES = {
-    "200001-200112": [(y, m) for y in (2000, 2001) for m in range(1, 13)],
-    "200112-200312": [(2001, 12)] + [(y, m) for y in (2002, 2003) for m in range(1, 13)],
-    "200501-200612": [(y, m) for y in (2005, 2006) for m in range(1, 13)],
-}
-STEPS = [step for months in FILES.values() for step in months if step != (2001, 12)]
-STEPS.insert(23, (2001, 12))  # the dataset's steps once: 2000..2003 and 2005..2006
-
-
-def _date(year, month, day=16):
-    return cftime.datetime(year, month, day, calendar="360_day")
-
-
-def _write(path, months, values):
-    bounds = [
-        [_date(y, m, 1), _date(y, m + 1, 1) if m < 12 else _date(y + 1, 1, 1)] for y, m in months
-    ]
-    ds = xr.Dataset(
-        {
-            "tas": (("time", "lat", "lon"), values.astype("float32")),
-            "time_bnds": (("time", "bnds"), bounds),
-            "lat_bnds": (("lat", "bnds"), np.stack([LAT - 22.5, LAT + 22.5], 1)),
-            "lon_bnds": (("lon", "bnds"), np.stack([LON - 22.5, LON + 22.5], 1)),
-        },
-        coords={"time": [_date(y, m) for y, m in months], "lat": LAT, "lon": LON},
-        attrs={"Conventions": "CF-1.8", "realm": "atmos"},
-    )
-    ds["tas"].attrs = {
-        "standard_name": "air_temperature",
-        "units": "K",
-        "cell_methods": "time: mean",
-    }
-    ds["time"].attrs = {"standard_name": "time", "axis": "T", "bounds": "time_bnds"}
-    ds["lat"].attrs = {
-        "standard_name": "latitude",
-        "units": "degrees_north",
-        "axis": "Y",
-        "bounds": "lat_bnds",
-    }
-    ds["lon"].attrs = {
-        "standard_name": "longitude",
-        "units": "degrees_east",
-        "axis": "X",
-        "bounds": "lon_bnds",
-    }
-    for name in ("time", "time_bnds"):
-        ds[name].encoding = {
-            "units": "days since 1850-01-01",
-            "calendar": "360_day",
-            "dtype": "float64",
-        }
-    ds.to_netcdf(path)
-
-
-def _member(root, member: str, seed: int, conflict: bool = False) -> np.ndarray:
-    """Write one member's three files; return its values once per step (as in STEPS)."""
-    values = 250 + 50 * np.random.default_rng(seed).random((len(STEPS), 4, 8))
-    folder = root / DIR.format(member=member)
-    folder.mkdir(parents=True)
-    for span, months in FILES.items():
-        part = np.stack([values[STEPS.index(step)] for step in months])
-        if conflict and span == "200112-200312":
-            part[0, 0, 0] += 1.0
-        _write(folder / f"tas_Amon_MODEL_historical_{member}_gn_{span}.nc", months, part)
-    return values
+from tests.quirks import ID, STEPS, areas, write_member
 
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory):
     top = tmp_path_factory.mktemp("quirks")
     root = top / "CMIP6"
-    values = {m: _member(root, m, i) for i, m in enumerate(("r1i1p1f1", "r2i1p1f1"))}
-    _member(root, "r3i1p1f1", 3, conflict=True)
+    values = {m: write_member(root, m, i) for i, m in enumerate(("r1i1p1f1", "r2i1p1f1"))}
+    write_member(root, "r3i1p1f1", 3, conflict=True)
     inventory = Inventory(top / "db" / "inventory.sqlite", [Root("cmip6", root, "cmip6")])
     inventory.scan()
     return inventory, values
-
-
-def _areas():
-    lat_b = np.deg2rad(np.stack([LAT - 22.5, LAT + 22.5], 1))
-    return np.outer(np.abs(np.diff(np.sin(lat_b), axis=1))[:, 0], np.full(8, np.pi / 4))
 
 
 def _history_and_notes(result, path):
@@ -184,7 +108,7 @@ def test_average_over_the_repaired_series(archive, tmp_path, dims):
     if dims == ("time",):  # 360_day: every month 30 days long
         np.testing.assert_allclose(out.tas.values, src.mean(axis=0), rtol=1e-5)
     else:
-        expected = (src * _areas()).sum(axis=(1, 2)) / _areas().sum()
+        expected = (src * areas()).sum(axis=(1, 2)) / areas().sum()
         np.testing.assert_allclose(out.tas.values, expected, rtol=1e-5)
     _assert_repairs_recorded(result, path)
     assert not cf_failures(path)
@@ -256,7 +180,7 @@ def test_plot_timeseries_of_the_repaired_series(archive, tmp_path):
         request, plan_plot(request, inventory), out_dir=tmp_path / "job", out_url="u", time_chunk=5
     )
     table = pd.read_csv(result.table)
-    expected = (values["r1i1p1f1"] * _areas()).sum(axis=(1, 2)) / _areas().sum()
+    expected = (values["r1i1p1f1"] * areas()).sum(axis=(1, 2)) / areas().sum()
     assert len(table) == len(STEPS)
     np.testing.assert_allclose(table.iloc[:, -1].to_numpy(), expected, rtol=1e-5)
     (activity,) = json.loads(result.provenance.json())["activity"].values()
