@@ -21,16 +21,18 @@ STEPS = [step for months in FILES.values() for step in months if step != (2001, 
 STEPS.insert(23, (2001, 12))  # the dataset's steps once: 2000..2003 and 2005..2006
 
 
-def date(year, month, day=16):
-    """A 360_day date."""
-    return cftime.datetime(year, month, day, calendar="360_day")
+def date(year, month, day=16, calendar="360_day"):
+    """A date of ``calendar``."""
+    return cftime.datetime(year, month, day, calendar=calendar)
 
 
-def write_months(path, months, values):
+def write_months(path, months, values, calendar="360_day"):
     """A CF-compliant file of monthly ``tas`` at the (year, month) steps ``months``."""
-    bounds = [
-        [date(y, m, 1), date(y, m + 1, 1) if m < 12 else date(y + 1, 1, 1)] for y, m in months
-    ]
+
+    def day(y, m, d=16):
+        return date(y, m, d, calendar)
+
+    bounds = [[day(y, m, 1), day(y, m + 1, 1) if m < 12 else day(y + 1, 1, 1)] for y, m in months]
     ds = xr.Dataset(
         {
             "tas": (("time", "lat", "lon"), values.astype("float32")),
@@ -38,7 +40,7 @@ def write_months(path, months, values):
             "lat_bnds": (("lat", "bnds"), np.stack([LAT - 22.5, LAT + 22.5], 1)),
             "lon_bnds": (("lon", "bnds"), np.stack([LON - 22.5, LON + 22.5], 1)),
         },
-        coords={"time": [date(y, m) for y, m in months], "lat": LAT, "lon": LON},
+        coords={"time": [day(y, m) for y, m in months], "lat": LAT, "lon": LON},
         attrs={"Conventions": "CF-1.8", "realm": "atmos"},
     )
     ds["tas"].attrs = {
@@ -62,7 +64,7 @@ def write_months(path, months, values):
     for name in ("time", "time_bnds"):
         ds[name].encoding = {
             "units": "days since 1850-01-01",
-            "calendar": "360_day",
+            "calendar": calendar,
             "dtype": "float64",
         }
     ds.to_netcdf(path)

@@ -379,6 +379,7 @@ class Inventory:
         if not ids:
             return []
         within = real_roots(self.roots)
+        errata = self.known_issues.errata()
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (id TEXT PRIMARY KEY)")
         conn.execute("DELETE FROM wanted")
         conn.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", ((i,) for i in ids))
@@ -410,7 +411,7 @@ class Inventory:
                 ),
                 qc_status=row["qc_status"],
                 findings=tuple(Finding.from_dict(f) for f in json.loads(row["qc_findings"])),
-                errata=self.known_issues.matching(row["id"], row["version"]),
+                errata=tuple(e for e in errata if e.concerns(row["id"], row["version"])),
             )
             datasets[row["id"]] = replace(dataset, refused=refusal(dataset, self.serve))
         return [datasets[i] for i in ids if i in datasets]

@@ -171,10 +171,6 @@ class KnownIssues:
             self._stamp = stamp
         return self._errata
 
-    def matching(self, dataset_id: str, version: str) -> tuple[Erratum, ...]:
-        """The entries that concern one dataset, in register order."""
-        return tuple(e for e in self.errata() if e.concerns(dataset_id, version))
-
 
 def read_register(path: Path) -> tuple[Erratum, ...]:
     """Read and check a register file.

@@ -29,7 +29,7 @@ from cp4cds_wps.tasks.regrid import RegridRequest, plan_regrid, run_regrid
 from cp4cds_wps.tasks.subset import SubsetRequest, plan_subset, run_subset
 from cp4cds_wps.tasks.workflow import parse_workflow, plan_workflow, run_workflow
 from tests.cf_check import CFTIME, cf_failures
-from tests.quirks import ID, STEPS, areas, write_member
+from tests.quirks import DIR, ID, STEPS, areas, write_member, write_months
 
 
 @pytest.fixture(scope="module")
@@ -232,3 +232,21 @@ def test_a_request_of_one_file_of_the_pair_is_not_concerned(archive):
     files, _ = select_files(dataset, parse_time("2000-01/2001-06"))
     assert len(files) == 1
     check_consistent(dataset, files)
+
+
+def test_files_of_different_calendars_stay_refused_naming_them(tmp_path):
+    folder = tmp_path / "CMIP6" / DIR.format(member="r1i1p1f1")
+    folder.mkdir(parents=True)
+    values = np.zeros((12, 4, 8))
+    write_months(folder / "tas_2000.nc", [(2000, m) for m in range(1, 13)], values)
+    write_months(folder / "tas_2001.nc", [(2001, m) for m in range(1, 13)], values, "noleap")
+    inventory = Inventory(
+        tmp_path / "inventory.sqlite", [Root("cmip6", tmp_path / "CMIP6", "cmip6")]
+    )
+    inventory.scan()
+    request = AverageRequest((ID.format(member="r1i1p1f1"),), ("time",))
+    with pytest.raises(DatasetInconsistent) as caught:
+        plan_average(request, inventory)
+    assert caught.value.reason.endswith(
+        "files use different calendars: 360_day (tas_2000.nc); noleap (tas_2001.nc)"
+    )
