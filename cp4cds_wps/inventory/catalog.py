@@ -27,6 +27,7 @@ from pathlib import Path
 from cp4cds_wps.config import Root, Settings
 from cp4cds_wps.errors import UnknownDataset
 from cp4cds_wps.inventory import drs, rows, schema
+from cp4cds_wps.inventory.assemble import assemble
 from cp4cds_wps.inventory.errata import KnownIssues
 from cp4cds_wps.inventory.facet_index import FacetIndex
 from cp4cds_wps.inventory.geometry import Geometry, read_geometry
@@ -35,7 +36,6 @@ from cp4cds_wps.inventory.records import Dataset, FileRecord, Finding, Issue, Sc
 from cp4cds_wps.inventory.scan import (
     FileHeader,
     FoundFile,
-    assemble,
     read_header,
     read_md5,
     real_roots,
