@@ -16,26 +16,23 @@ def inside(real: str, tops: Sequence[str]) -> bool:
     return any(real == top or real.startswith(top + os.sep) for top in tops)
 
 
-#: Kinds of :class:`Issue`: how the files of a dataset fit together.
-ISSUE_KINDS = ("unreadable", "calendar", "grid", "overlap", "gap", "repeated")
 #: Issues that keep the files concerned from being combined into one dataset.
 INCOMPATIBLE = ("calendar", "grid")
-#: Outcomes of quality control, best first (``pending``: not checked yet).
-QC_STATUSES = ("passed", "warnings", "pending", "failed")
 
 
 class Issue(str):
     """A human-readable issue of a dataset (a ``str``) that also names the files concerned.
 
     ``files`` holds file names (``FileRecord.path.name``); ``message`` is the text itself;
-    ``kind`` one of :data:`ISSUE_KINDS`: files that cannot be read, use different calendars
-    or grids, overlap in time, leave a gap, or repeat time steps within themselves.
+    ``kind`` says what it is: files that cannot be read (``unreadable``), use different
+    calendars or grids (``calendar``, ``grid``), overlap in time (``overlap``), leave a gap
+    (``gap``), or repeat time steps within themselves (``repeated``).
     """
 
     files: tuple[str, ...]
     kind: str
 
-    def __new__(cls, message: str, files: tuple[str, ...] = (), kind: str = "overlap") -> Issue:
+    def __new__(cls, message: str, files: tuple[str, ...], kind: str) -> Issue:
         issue = super().__new__(cls, message)
         issue.files = tuple(files)
         issue.kind = kind

@@ -7,12 +7,12 @@ and, where files overlap or repeat steps, from the values at the repeated steps.
 from __future__ import annotations
 
 from cp4cds_wps.errors import DatasetInconsistent
-from cp4cds_wps.inventory.records import Dataset, Finding
+from cp4cds_wps.inventory.records import INCOMPATIBLE, Dataset, Finding
 from cp4cds_wps.ops.open import open_parts
 from cp4cds_wps.ops.repeated import conflict_message, find_repeats, first_difference
 
 #: Issues that fail a dataset: its files cannot be read or combined.
-_FAILING = {"unreadable", "calendar", "grid"}
+_FAILING = {"unreadable", *INCOMPATIBLE}
 
 
 def dataset_findings(dataset: Dataset, *, time_chunk: int = 120) -> list[Finding]:
