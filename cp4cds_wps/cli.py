@@ -80,8 +80,9 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-def _supervise(settings: Settings) -> int:
-    """Run gunicorn and the job dispatcher until a signal comes or either of them ends."""
+def _supervise(settings: Settings, background: Sequence[subprocess.Popen] = ()) -> int:
+    """Run gunicorn and the job dispatcher until a signal comes or either of them ends;
+    stop the ``background`` processes (that may end before) with them."""
     children = {
         "gunicorn": subprocess.Popen(_gunicorn_command(settings)),
         "dispatcher": subprocess.Popen([sys.executable, "-m", "cp4cds_wps.cli", "dispatcher"]),
@@ -108,6 +109,11 @@ def _supervise(settings: Settings) -> int:
                       file=sys.stderr)  # fmt: skip
             if child.poll() is None:
                 child.terminate()
+        for process in background:  # each leads its own process group (its pool)
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+                process.wait()
         for child in children.values():
             try:
                 child.wait(timeout=30)
@@ -138,8 +144,19 @@ def start(args: argparse.Namespace) -> int:
     prepare_multiprocess(settings)
     RequestLog.from_settings(settings).started()
     print(f"inventory: {scan_summary(Inventory.from_settings(settings).scan())}", flush=True)
+    # quality control of new and changed files, in the background (datasets are "pending"
+    # until it has judged them), its log in var/log/qc.log
+    log = settings.var_dir / "log" / "qc.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        qc = subprocess.Popen(
+            [sys.executable, "-m", "cp4cds_wps.qc", "--after-start"],
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
     print(f"cp4cds-wps serving {settings.wps_url} (Ctrl-C to stop)", flush=True)
-    return _supervise(settings)
+    return _supervise(settings, background=[qc])
 
 
 def _start_daemon(settings: Settings) -> int:
@@ -224,11 +241,18 @@ def status(args: argparse.Namespace) -> int:
 
 
 def inventory(args: argparse.Namespace) -> int:
-    """Scan the archive roots, list datasets or show one."""
+    """Scan the archive roots, check their quality, list datasets or show one."""
     settings = _settings(args)
     inv = Inventory.from_settings(settings)
     if args.action == "scan":
         print(scan_summary(inv.scan()))
+    elif args.action == "qc":
+        from cp4cds_wps.qc import run_qc
+
+        inv.ensure_scanned()
+        report = run_qc(inv, settings.qc, progress=print)
+        print(report.summary())
+        return 1 if report.skipped else 0
     elif args.action == "list":
         inv.ensure_scanned()
         print(summarize(inv.list(pattern=args.pattern)))
@@ -274,6 +298,7 @@ def parser() -> argparse.ArgumentParser:
     )
     actions = p.add_subparsers(dest="action", required=True)
     actions.add_parser("scan", help="scan the archive roots (incremental)")
+    actions.add_parser("qc", help="quality control of files not checked yet (incremental)")
     listing = actions.add_parser("list", help="one line per dataset")
     listing.add_argument("pattern", nargs="?", help="shell pattern on dataset ids, e.g. 'CMIP6.*'")
     show = actions.add_parser("show", help="everything recorded about one dataset")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,10 @@ PROJECTS = (
     "c3s-cmip6",
     "c3s-cordex",
     "c3s-cica-atlas",
+    "c3s-ipcc-ar6-atlas",
 )
+#: How a site's ``[[archive.roots]]`` combine with the default ones.
+ROOTS_MODES = ("replace", "extend")
 
 
 class ConfigError(ValueError):
@@ -88,6 +91,23 @@ class AuthSettings:
     leeway: int = 30
 
 
+#: Which datasets the service serves (``[qc] serve``).
+SERVE_POLICIES = ("all", "passed")
+#: The checks quality control can run on each file (``[qc] checks``).
+QC_CHECKS = ("checksum", "cf", "coordinates")
+
+
+@dataclass(frozen=True)
+class QcSettings:
+    """Quality control of the archive's files and the datasets the service serves."""
+
+    serve: str = "all"
+    checks: tuple[str, ...] = QC_CHECKS
+    workers: int = 1
+    cache: Path | None = None
+    known_issues: Path | None = None
+
+
 @dataclass(frozen=True)
 class Settings:
     """All settings of one service instance."""
@@ -109,6 +129,7 @@ class Settings:
     roots: tuple[Root, ...]
     limits: LimitSettings
     auth: AuthSettings = AuthSettings()
+    qc: QcSettings = QcSettings()
     sources: tuple[Path, ...] = ()
 
     @property
@@ -152,6 +173,8 @@ _PATH_KEYS = {
     ("paths", "inventory_db"),
     ("paths", "jobs_db"),
     ("archive", "base_dir"),
+    ("qc", "cache"),
+    ("qc", "known_issues"),
 }
 
 
@@ -206,8 +229,31 @@ def _get(data: Mapping[str, Any], section: str, key: str, kind: type) -> Any:
     return value
 
 
-def _roots(data: Mapping[str, Any], base_dir: Path) -> tuple[Root, ...]:
-    raw = data.get("archive", {}).get("roots")
+def _root_tables(data: Mapping[str, Any], defaults: Any) -> Any:
+    """The root tables the settings list: the site's alone, or after them the defaults'
+    (``[archive] roots_mode = "extend"``)."""
+    archive = data.get("archive", {})
+    mode = archive.get("roots_mode")
+    if mode not in ROOTS_MODES:
+        raise ConfigError(
+            f"[archive] roots_mode must be one of {', '.join(ROOTS_MODES)}, got {mode!r}"
+        )
+    raw = archive.get("roots")
+    if mode == "replace" or raw is defaults or not isinstance(raw, list):
+        return raw
+    default_names = {r.get("name") for r in defaults if isinstance(r, Mapping)}
+    for item in raw:
+        if isinstance(item, Mapping) and item.get("name") in default_names:
+            raise ConfigError(
+                f"[archive] roots: {item['name']!r} is the name of a default root; with "
+                'roots_mode = "extend" give the site\'s root another name, or set '
+                'roots_mode = "replace" to list all roots yourself'
+            )
+    return [*raw, *defaults]
+
+
+def _roots(data: Mapping[str, Any], base_dir: Path, defaults: Any) -> tuple[Root, ...]:
+    raw = _root_tables(data, defaults)
     if not isinstance(raw, list) or not raw:
         raise ConfigError("[archive] roots must list at least one root")
     roots = []
@@ -305,6 +351,29 @@ def _auth(data: Mapping[str, Any]) -> AuthSettings:
     return auth
 
 
+def _qc(data: Mapping[str, Any]) -> QcSettings:
+    serve = _get(data, "qc", "serve", str)
+    if serve not in SERVE_POLICIES:
+        raise ConfigError(f"[qc] serve must be one of {', '.join(SERVE_POLICIES)}, got {serve!r}")
+    checks = data.get("qc", {}).get("checks")
+    if isinstance(checks, str):  # from the environment: comma separated
+        checks = [c.strip() for c in checks.split(",") if c.strip()]
+    if not isinstance(checks, list) or any(c not in QC_CHECKS for c in checks):
+        raise ConfigError(f"[qc] checks must list some of {', '.join(QC_CHECKS)}, got {checks!r}")
+
+    def optional_path(key: str) -> Path | None:
+        value = _get(data, "qc", key, str)
+        return Path(value) if value else None
+
+    return QcSettings(
+        serve=serve,
+        checks=tuple(dict.fromkeys(checks)),
+        workers=_get(data, "qc", "workers", int),
+        cache=optional_path("cache"),
+        known_issues=optional_path("known_issues"),
+    )
+
+
 def load_settings(
     config_file: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
 ) -> Settings:
@@ -330,6 +399,7 @@ def load_settings(
     env = os.environ if env is None else env
     sources = [DEFAULT_CONFIG]
     data = _read_toml(DEFAULT_CONFIG)
+    default_roots = data["archive"]["roots"]
     config_file = config_file or env.get(ENV_CONFIG) or None
     if config_file:
         path = Path(config_file).expanduser().resolve()
@@ -352,6 +422,7 @@ def load_settings(
         raise ConfigError(f"[server] url must start with http:// or https://, got {url!r}")
     base_dir = Path(_get(data, "archive", "base_dir", str))
     jobs_db = path_setting("jobs_db", var_dir / "jobs.sqlite")
+    qc = _qc(data)
     return Settings(
         bind=bind,
         port=port,
@@ -367,9 +438,10 @@ def load_settings(
         max_file_mb=_get(data, "processing", "max_file_mb", int),
         jobs=_jobs(data, jobs_db),
         base_dir=base_dir,
-        roots=_roots(data, base_dir),
+        roots=_roots(data, base_dir, default_roots),
         limits=_limits(data),
         auth=_auth(data),
+        qc=replace(qc, cache=qc.cache or var_dir / "qc-cache.sqlite"),
         sources=tuple(sources),
     )
 

@@ -56,6 +56,12 @@ class DatasetInconsistent(InvalidParameter):
     """The files of a dataset overlap, leave gaps or disagree in grid where a request needs them."""
 
 
+class QualityRefused(InvalidParameter):
+    """The service serves only datasets that passed quality control (``[qc] serve =
+    "passed"``), and this one failed it or has not been checked yet; the reason names the
+    finding."""
+
+
 class ArchiveFileChanged(ServiceError):
     """An archive file is no longer the file the inventory recorded: it was removed,
     replaced or changed after the scan, or it now resolves to a place outside the archive

@@ -39,7 +39,13 @@ def archive_dir() -> Path:
 def settings_env(tmp_path_factory, archive_dir) -> dict[str, str]:
     """Environment that points a service at the test archive and a fresh var dir."""
     var_dir = tmp_path_factory.mktemp("var")
-    return {ARCHIVE_ENV: str(archive_dir), "CP4CDS_WPS_PATHS__VAR_DIR": str(var_dir)}
+    return {
+        ARCHIVE_ENV: str(archive_dir),
+        "CP4CDS_WPS_PATHS__VAR_DIR": str(var_dir),
+        # the quality control's results by file checksum, shared with `make start` and the
+        # sessions before: a server started by a test checks only files not seen before
+        "CP4CDS_WPS_QC__CACHE": str(load_settings(env={}).qc.cache),
+    }
 
 
 @pytest.fixture(scope="session")

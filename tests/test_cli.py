@@ -47,3 +47,38 @@ def test_status_of_a_stopped_service(env, monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("CP4CDS_WPS_PATHS__VAR_DIR", str(tmp_path))  # no pid file there
     assert main(["status"]) == 3
     assert "not running" in capsys.readouterr().out
+
+
+def test_inventory_qc_checks_what_the_scan_found(tmp_path, monkeypatch, capsys):
+    from tests.quirks import ID, write_member
+
+    write_member(tmp_path / "CMIP6", "r1i1p1f1", 0)
+    config = tmp_path / "site.toml"
+    config.write_text(
+        f'[paths]\nvar_dir = "{tmp_path / "var"}"\n[archive]\nbase_dir = "{tmp_path}"\n'
+        '[[archive.roots]]\nname = "c6"\npath = "CMIP6"\nproject = "cmip6"\n'
+        '[qc]\nchecks = ["checksum", "coordinates"]\n'
+    )
+    monkeypatch.setenv("CP4CDS_WPS_CONFIG", "")
+    assert main(["inventory", "--config", str(config), "qc"]) == 0
+    out = capsys.readouterr().out
+    assert "quality control: 3 file(s) checked (0 from the cache), 1 dataset(s) judged" in out
+    assert main(["inventory", "--config", str(config), "show", ID.format(member="r1i1p1f1")]) == 0
+    shown = capsys.readouterr().out
+    assert "quality:   warnings" in shown
+    assert "no .md5 or .sha256 file" in shown
+
+
+def test_an_invalid_known_issues_register_stops_naming_the_entry(tmp_path, monkeypatch, capsys):
+    register = tmp_path / "errata.toml"
+    register.write_text('[[errata]]\nuid = "E1"\ndatasets = ["CMIP6.*"]\nseverity = "urgent"\n')
+    config = tmp_path / "site.toml"
+    config.write_text(
+        f'[paths]\nvar_dir = "{tmp_path / "var"}"\n[qc]\nknown_issues = "errata.toml"\n'
+    )
+    monkeypatch.setenv("CP4CDS_WPS_CONFIG", "")
+    assert main(["inventory", "--config", str(config), "list"]) == 2
+    assert (
+        "entry 0 (E1): severity must be one of low, medium, high, critical"
+        in capsys.readouterr().err
+    )

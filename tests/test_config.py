@@ -74,3 +74,71 @@ def test_invalid_settings_name_the_key(tmp_path, text, message):
 def test_missing_config_file_is_reported(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "nope.toml", env={})
+
+
+def _site_root(tmp_path, mode: str | None, name: str = "site") -> Path:
+    config = tmp_path / "site.toml"
+    head = "[archive]\n" + (f'roots_mode = "{mode}"\n' if mode else "")
+    config.write_text(
+        head + f'[[archive.roots]]\nname = "{name}"\npath = "/data/site"\nproject = "cmip6"\n'
+    )
+    return config
+
+
+def test_roots_mode_extend_adds_the_sites_roots_before_the_defaults(tmp_path):
+    defaults = load_settings(env={}).roots
+    settings = load_settings(_site_root(tmp_path, "extend"), env={})
+    assert [r.name for r in settings.roots] == ["site", *(r.name for r in defaults)]
+    assert settings.roots[0].path == Path("/data/site")
+    assert settings.roots[1:] == defaults
+
+
+@pytest.mark.parametrize("mode", ["replace", None])
+def test_roots_mode_replace_is_the_default_and_lists_only_the_sites_roots(tmp_path, mode):
+    settings = load_settings(_site_root(tmp_path, mode), env={})
+    assert [r.name for r in settings.roots] == ["site"]
+
+
+def test_roots_mode_from_the_environment(tmp_path):
+    config = _site_root(tmp_path, None)
+    settings = load_settings(config, env={"CP4CDS_WPS_ARCHIVE__ROOTS_MODE": "extend"})
+    assert len(settings.roots) == 1 + len(load_settings(env={}).roots)
+
+
+def test_roots_mode_extend_refuses_a_default_roots_name(tmp_path):
+    with pytest.raises(ConfigError, match=r"'cmip6' is the name of a default root"):
+        load_settings(_site_root(tmp_path, "extend", name="cmip6"), env={})
+
+
+def test_roots_mode_must_be_known(tmp_path):
+    with pytest.raises(ConfigError, match=r"\[archive\] roots_mode must be one of replace, extend"):
+        load_settings(_site_root(tmp_path, "append"), env={})
+
+
+def test_qc_settings(tmp_path):
+    config = tmp_path / "site.toml"
+    config.write_text(
+        '[qc]\nserve = "passed"\nchecks = ["checksum"]\nknown_issues = "errata.toml"\n'
+    )
+    settings = load_settings(config, env={})
+    assert settings.qc.serve == "passed"
+    assert settings.qc.checks == ("checksum",)
+    assert settings.qc.known_issues == tmp_path / "errata.toml"
+    assert settings.qc.cache == settings.var_dir / "qc-cache.sqlite"
+    env = {"CP4CDS_WPS_QC__CHECKS": "cf, coordinates"}
+    assert load_settings(env=env).qc.checks == ("cf", "coordinates")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[qc]\nserve = "some"\n', r"\[qc\] serve must be one of all, passed"),
+        ('[qc]\nchecks = ["md5"]\n', r"\[qc\] checks must list some of checksum, cf"),
+        ("[qc]\nworkers = 0\n", r"\[qc\] workers must be positive"),
+    ],
+)
+def test_invalid_qc_settings_name_the_key(tmp_path, text, message):
+    config = tmp_path / "bad.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(config, env={})

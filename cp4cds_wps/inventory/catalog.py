@@ -20,54 +20,28 @@ import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from cp4cds_wps.config import Root, Settings
 from cp4cds_wps.errors import UnknownDataset
-from cp4cds_wps.inventory import drs
+from cp4cds_wps.inventory import drs, rows, schema
+from cp4cds_wps.inventory.assemble import assemble
+from cp4cds_wps.inventory.errata import KnownIssues
 from cp4cds_wps.inventory.facet_index import FacetIndex
 from cp4cds_wps.inventory.geometry import Geometry, read_geometry
-from cp4cds_wps.inventory.records import Dataset, FileRecord, Issue, ScanReport
+from cp4cds_wps.inventory.quality import refusal
+from cp4cds_wps.inventory.records import Dataset, FileRecord, Finding, Issue, ScanReport
 from cp4cds_wps.inventory.scan import (
     FileHeader,
     FoundFile,
-    assemble,
     read_header,
     read_md5,
     real_roots,
     walk_roots,
 )
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS files (
-    root TEXT NOT NULL, relpath TEXT NOT NULL, dataset_id TEXT NOT NULL, path TEXT NOT NULL,
-    size INTEGER NOT NULL, mtime REAL NOT NULL, md5 TEXT,
-    start_time TEXT, end_time TEXT, n_times INTEGER NOT NULL, calendar TEXT,
-    step_days REAL, grid TEXT, realm TEXT, problem TEXT,
-    PRIMARY KEY (root, relpath)
-);
-CREATE INDEX IF NOT EXISTS files_dataset ON files (dataset_id);
-CREATE TABLE IF NOT EXISTS datasets (
-    id TEXT PRIMARY KEY, base_id TEXT NOT NULL, project TEXT NOT NULL, version TEXT NOT NULL,
-    variable TEXT, start_time TEXT, end_time TEXT, calendar TEXT, size INTEGER NOT NULL,
-    facets TEXT NOT NULL, issues TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS datasets_base ON datasets (base_id);
-CREATE TABLE IF NOT EXISTS facets (
-    dataset_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
-    PRIMARY KEY (dataset_id, name)
-);
-CREATE INDEX IF NOT EXISTS facets_value ON facets (name, value);
-CREATE TABLE IF NOT EXISTS aliases (alias TEXT PRIMARY KEY, dataset_id TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO state VALUES ('generation', 0);
-CREATE TABLE IF NOT EXISTS geometry (dataset_id TEXT PRIMARY KEY, data TEXT NOT NULL);
-"""
-_FILE_COLUMNS = (
-    "root, relpath, dataset_id, path, size, mtime, md5, start_time, end_time, n_times, "
-    "calendar, step_days, grid, realm, problem"
-)
 _MAX_SUGGESTIONS = 5
 #: Facet indexes loaded by this process, by database path (one generation each).
 _INDEXES: dict[Path, FacetIndex] = {}
@@ -82,17 +56,37 @@ class Inventory:
         The SQLite file (created with its folder on first use).
     roots
         The archive roots; roots listed first win when two hold the same dataset id.
+    known_issues
+        The known-issues register whose errata the datasets carry (None: none).
+    serve
+        ``"all"``, or ``"passed"`` to mark datasets whose quality control failed or is
+        pending as ``refused`` (see :class:`~cp4cds_wps.inventory.records.Dataset`).
     """
 
-    def __init__(self, db_path: Path, roots: Sequence[Root]):
+    def __init__(
+        self,
+        db_path: Path,
+        roots: Sequence[Root],
+        *,
+        known_issues: Path | None = None,
+        serve: str = "all",
+    ):
         self.db_path = Path(db_path)
         self.roots = tuple(roots)
+        self.known_issues = KnownIssues(known_issues)
+        self.serve = serve
         self._ready = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Inventory:
-        """Return the inventory of a service's settings (``inventory_db`` and ``roots``)."""
-        return cls(settings.inventory_db, settings.roots)
+        """Return the inventory of a service's settings (``inventory_db``, ``roots``, and
+        the known-issues register and serve policy of ``[qc]``)."""
+        return cls(
+            settings.inventory_db,
+            settings.roots,
+            known_issues=settings.qc.known_issues,
+            serve=settings.qc.serve,
+        )
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -102,10 +96,15 @@ class Inventory:
             conn.row_factory = sqlite3.Row
             if not self._ready:
                 conn.execute("PRAGMA journal_mode=WAL")
-                conn.executescript(_SCHEMA)
+                schema.prepare(conn)
                 self._ready = True
             with conn:
                 yield conn
+
+    def connection(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A connection to the database in one transaction (committed on success), for the
+        modules of this package that keep their own tables (quality control)."""
+        return self._connect()
 
     # -- scanning --------------------------------------------------------------------------
 
@@ -128,7 +127,7 @@ class Inventory:
         with self._connect() as conn:
             stored = {
                 (row["root"], row["relpath"]): row
-                for row in conn.execute(f"SELECT {_FILE_COLUMNS} FROM files")
+                for row in conn.execute(f"SELECT {rows.FILE_COLUMNS} FROM files")
             }
             by_dataset: dict[str, list[tuple[FileRecord, FileHeader]]] = defaultdict(list)
             facets: dict[str, dict[str, str]] = {}
@@ -136,13 +135,13 @@ class Inventory:
             counts = {"added": 0, "changed": 0, "unchanged": 0}
             for found in walk.files:
                 key = (found.root, found.relpath)
-                record, header, state = self._record(found, stored.pop(key, None), within)
+                found, record, header, state = self._record(found, stored.pop(key, None), within)
                 counts[state] += 1
                 by_dataset[found.dataset_id].append((record, header))
                 facets[found.dataset_id] = found.facets
                 if state != "unchanged":
                     touched.add(found.dataset_id)
-                    _write_file(conn, found.dataset_id, record, header)
+                    rows.write_file(conn, found.dataset_id, record, header)
             for (root, relpath), row in stored.items():
                 conn.execute("DELETE FROM files WHERE root = ? AND relpath = ?", (root, relpath))
                 touched.add(row["dataset_id"])
@@ -150,9 +149,9 @@ class Inventory:
             for dataset_id in touched:
                 if dataset_id in by_dataset:
                     dataset = assemble(dataset_id, facets[dataset_id], by_dataset[dataset_id])
-                    _write_dataset(conn, dataset)
+                    rows.write_dataset(conn, dataset)
                 else:
-                    removed += _delete_dataset(conn, dataset_id)
+                    removed += rows.delete_dataset(conn, dataset_id)
             conn.execute("DELETE FROM aliases")
             conn.executemany("INSERT INTO aliases VALUES (?, ?)", walk.aliases.items())
             total = conn.execute("SELECT count(*) FROM datasets").fetchone()[0]
@@ -175,18 +174,25 @@ class Inventory:
     @staticmethod
     def _record(
         found: FoundFile, row: sqlite3.Row | None, within: tuple[str, ...]
-    ) -> tuple[FileRecord, FileHeader, str]:
-        """Return the file's record and header, read again only when it changed."""
+    ) -> tuple[FoundFile, FileRecord, FileHeader, str]:
+        """Return the file (its dataset id complete: see :func:`versioned`), its record and
+        header, read again only when it changed."""
         stat = os.stat(found.path)
         unchanged = (
             row is not None
             and row["size"] == stat.st_size
             and row["mtime"] == stat.st_mtime
-            and row["dataset_id"] == found.dataset_id
+            and row["dataset_id"] == rows.versioned(found, row["product_version"]).dataset_id
             and row["path"] == str(found.path)
         )
         if unchanged:
-            return _file_record(row, within), _file_header(row), "unchanged"
+            header = rows.file_header(row)
+            return (
+                rows.versioned(found, header.product_version),
+                rows.file_record(row, within),
+                header,
+                "unchanged",
+            )
         header = read_header(found.path, found.facets["variable"])
         record = FileRecord(
             path=found.path,
@@ -200,7 +206,12 @@ class Inventory:
             n_times=header.n_times,
             within=within,
         )
-        return record, header, "added" if row is None else "changed"
+        return (
+            rows.versioned(found, header.product_version),
+            record,
+            header,
+            "added" if row is None else "changed",
+        )
 
     def count(self) -> int:
         """Number of datasets recorded."""
@@ -214,7 +225,7 @@ class Inventory:
     def generation(self) -> int:
         """The inventory's generation: a number that grows with each scan changing datasets."""
         with self._connect() as conn:
-            return _generation(conn)
+            return rows.generation(conn)
 
     @property
     def index_dir(self) -> Path:
@@ -233,7 +244,7 @@ class Inventory:
         FacetIndex
         """
         with self._connect() as conn:
-            generation = _generation(conn)
+            generation = rows.generation(conn)
             cached = _INDEXES.get(self.db_path)
             if cached is not None and cached.generation == generation:
                 return cached
@@ -241,9 +252,9 @@ class Inventory:
                 index = FacetIndex.load(self.index_dir / f"g{generation}")
             except FileNotFoundError:
                 conn.execute("BEGIN")  # one snapshot: the generation and its datasets
-                generation = _generation(conn)
-                rows = conn.execute("SELECT facets FROM datasets ORDER BY id")
-                index = FacetIndex.build([json.loads(row[0]) for row in rows], generation)
+                generation = rows.generation(conn)
+                found = conn.execute("SELECT facets FROM datasets ORDER BY id")
+                index = FacetIndex.build([json.loads(row[0]) for row in found], generation)
                 conn.commit()
                 index.save(self.index_dir)
                 for old in self.index_dir.glob("g*"):
@@ -358,31 +369,32 @@ class Inventory:
         not recorded."""
         with self._connect() as conn:
             row = conn.execute(
-                f"SELECT {_FILE_COLUMNS} FROM files WHERE root = ? AND relpath = ?",
+                f"SELECT {rows.FILE_COLUMNS} FROM files WHERE root = ? AND relpath = ?",
                 (root, relpath),
             ).fetchone()
-        return None if row is None else _file_record(row, real_roots(self.roots))
+        return None if row is None else rows.file_record(row, real_roots(self.roots))
 
     def _load(self, conn: sqlite3.Connection, ids: Sequence[str]) -> list[Dataset]:
         """Read datasets with their files, in the order of ``ids``."""
         if not ids:
             return []
         within = real_roots(self.roots)
+        errata = self.known_issues.errata()
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (id TEXT PRIMARY KEY)")
         conn.execute("DELETE FROM wanted")
         conn.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", ((i,) for i in ids))
         files = defaultdict(list)
-        rows = conn.execute(
-            f"SELECT {_FILE_COLUMNS} FROM files WHERE dataset_id IN (SELECT id FROM wanted)"
+        found = conn.execute(
+            f"SELECT {rows.FILE_COLUMNS} FROM files WHERE dataset_id IN (SELECT id FROM wanted)"
         )
-        for row in rows:
-            files[row["dataset_id"]].append(_file_record(row, within))
+        for row in found:
+            files[row["dataset_id"]].append(rows.file_record(row, within))
         datasets = {}
         for row in conn.execute("SELECT * FROM datasets WHERE id IN (SELECT id FROM wanted)"):
             ordered = sorted(
                 files[row["id"]], key=lambda r: (r.start is None, r.start or "", r.relpath)
             )
-            datasets[row["id"]] = Dataset(
+            dataset = Dataset(
                 id=row["id"],
                 project=row["project"],
                 version=row["version"],
@@ -394,96 +406,12 @@ class Inventory:
                 calendar=row["calendar"],
                 size=row["size"],
                 issues=tuple(
-                    Issue(text, tuple(files)) for text, files in json.loads(row["issues"])
+                    Issue(text, tuple(files), kind)
+                    for text, files, kind in json.loads(row["issues"])
                 ),
+                qc_status=row["qc_status"],
+                findings=tuple(Finding.from_dict(f) for f in json.loads(row["qc_findings"])),
+                errata=tuple(e for e in errata if e.concerns(row["id"], row["version"])),
             )
+            datasets[row["id"]] = replace(dataset, refused=refusal(dataset, self.serve))
         return [datasets[i] for i in ids if i in datasets]
-
-
-def _generation(conn: sqlite3.Connection) -> int:
-    return conn.execute("SELECT value FROM state WHERE key = 'generation'").fetchone()[0]
-
-
-def _file_record(row: sqlite3.Row, within: tuple[str, ...]) -> FileRecord:
-    return FileRecord(
-        path=Path(row["path"]),
-        root=row["root"],
-        relpath=row["relpath"],
-        size=row["size"],
-        mtime=row["mtime"],
-        md5=row["md5"],
-        start=row["start_time"],
-        end=row["end_time"],
-        n_times=row["n_times"],
-        within=within,
-    )
-
-
-def _file_header(row: sqlite3.Row) -> FileHeader:
-    return FileHeader(
-        start=row["start_time"],
-        end=row["end_time"],
-        n_times=row["n_times"],
-        calendar=row["calendar"],
-        step_days=row["step_days"],
-        grid=row["grid"],
-        realm=row["realm"],
-        problem=row["problem"],
-    )
-
-
-def _write_file(
-    conn: sqlite3.Connection, dataset_id: str, record: FileRecord, header: FileHeader
-) -> None:
-    conn.execute(
-        f"INSERT OR REPLACE INTO files ({_FILE_COLUMNS}) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            record.root,
-            record.relpath,
-            dataset_id,
-            str(record.path),
-            record.size,
-            record.mtime,
-            record.md5,
-            header.start,
-            header.end,
-            header.n_times,
-            header.calendar,
-            header.step_days,
-            header.grid,
-            header.realm,
-            header.problem,
-        ),
-    )
-
-
-def _write_dataset(conn: sqlite3.Connection, dataset: Dataset) -> None:
-    conn.execute(
-        "INSERT OR REPLACE INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            dataset.id,
-            drs.build_id(dataset.facets, with_version=False),
-            dataset.project,
-            dataset.version,
-            dataset.variable,
-            dataset.start,
-            dataset.end,
-            dataset.calendar,
-            dataset.size,
-            json.dumps(dataset.facets, sort_keys=True),
-            json.dumps([[issue, issue.files] for issue in dataset.issues]),
-        ),
-    )
-    conn.execute("DELETE FROM facets WHERE dataset_id = ?", (dataset.id,))
-    conn.execute("DELETE FROM geometry WHERE dataset_id = ?", (dataset.id,))
-    conn.executemany(
-        "INSERT INTO facets VALUES (?, ?, ?)",
-        ((dataset.id, name, value) for name, value in dataset.facets.items()),
-    )
-
-
-def _delete_dataset(conn: sqlite3.Connection, dataset_id: str) -> int:
-    conn.execute("DELETE FROM facets WHERE dataset_id = ?", (dataset_id,))
-    conn.execute("DELETE FROM geometry WHERE dataset_id = ?", (dataset_id,))
-    return conn.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,)).rowcount

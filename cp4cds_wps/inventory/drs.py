@@ -10,11 +10,16 @@ joined with dots (the order of the path), for example::
 
 ``c3s-cmip6`` and ``c3s-cordex`` use the CMIP6 and CORDEX forms with their own prefix.
 
-The C3S Atlas (``c3s-cica-atlas``) keeps one file per dataset in
-``<origin>[/<experiment>]/<variable>_<origin>[_<experiment>]_<frequency>_<range>.nc``; its
-ids follow the roocs services (rook): ``c3s-cica-atlas.<variable>.<origin>[.<experiment>]
-.<frequency>.<version>``, e.g. ``c3s-cica-atlas.pr.CMIP5.rcp26.mon.v1``. The tree holds no
-version: it is ``v1`` unless the root's ``fixed`` table sets ``version``.
+The C3S Atlas (``c3s-cica-atlas``) and the IPCC AR6 Interactive Atlas (``c3s-ipcc-ar6-atlas``,
+the Climate Data Store's name; ``c3s-ipcc-atlas`` is accepted for it too) keep one file per
+dataset in ``[v<NN>/]<origin>[/<experiment>]/<variable>_<origin>[_<experiment>]_<frequency>
+_<range>[_v<NN>].nc``; their ids follow the roocs services (rook, the intake catalogs of the
+CDS): ``<project>.<variable>.<origin>[.<experiment>].<frequency>.<version>``, e.g.
+``c3s-cica-atlas.pr.CMIP5.rcp26.mon.v1`` or ``c3s-ipcc-ar6-atlas.tnn.CORDEX-ANT.rcp45.mon.v2``.
+The version is the tree's: a ``v<NN>`` folder above the origin or a ``_v<NN>`` end of the file
+name (``v02`` -> ``v2``, ``v025`` -> ``v25``); else the root's ``fixed`` version; else the
+files' ``product_version`` attribute (``v1.0`` -> ``v1``, ``v2.0-final`` -> ``v2``, ``v2.5`` ->
+``v25``, see :func:`atlas_version`); else ``v1``.
 
 Facets use one vocabulary across projects: ``project``, ``product`` (CMIP5, CORDEX),
 ``activity`` (CMIP6), ``institute``, ``model`` (CMIP6 source_id, CMIP5 model, and for
@@ -43,7 +48,11 @@ PREFIXES = {
     "cordex": "cordex",
     "c3s-cordex": "c3s-cordex",
     "c3s-cica-atlas": "c3s-cica-atlas",
+    "c3s-ipcc-ar6-atlas": "c3s-ipcc-ar6-atlas",
 }
+#: Other spellings of a project prefix in ids (rook's, and the THREDDS data root's, name of
+#: the IPCC AR6 Atlas), by the canonical prefix they mean.
+PREFIX_ALIASES = {"c3s-ipcc-atlas": "c3s-ipcc-ar6-atlas"}
 
 _CMIP6 = (
     "activity",
@@ -70,6 +79,7 @@ _CORDEX = (
     "version",
 )
 _CMIP5 = ("product", "institute", "model", "experiment", "frequency", "realm", "table", "member")
+_ATLAS = ("variable", "origin", "experiment", "frequency", "version")
 
 #: Facets of each dataset id, in id (and directory) order.
 TEMPLATES: dict[str, tuple[str, ...]] = {
@@ -79,11 +89,16 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     "c3s-cmip6": _CMIP6,
     "cordex": _CORDEX,
     "c3s-cordex": _CORDEX,
-    "c3s-cica-atlas": ("variable", "origin", "experiment", "frequency", "version"),
+    "c3s-cica-atlas": _ATLAS,
+    "c3s-ipcc-ar6-atlas": _ATLAS,
 }
 
-ATLAS = "c3s-cica-atlas"
+#: Projects laid out as the Atlas (one file per dataset, facets from the file name).
+ATLASES = ("c3s-cica-atlas", "c3s-ipcc-ar6-atlas")
+#: The version of an Atlas dataset whose tree, root and files name none.
 ATLAS_VERSION = "v1"
+_ATLAS_TAG = re.compile(r"^v(\d+)$")
+_PRODUCT_VERSION = re.compile(r"^v?(\d+)(?:\.(\d+))?")
 _VERSION = re.compile(r"^(v\d+|latest)$")
 _FILES_VERSION = re.compile(r"^d(\d+)$")
 _DCPP_MEMBER = re.compile(r"^(s\d{4})-(r\d+i\d+p\d+f\d+)$")
@@ -140,7 +155,7 @@ def directory_facets(project: str, fixed: Mapping[str, str]) -> tuple[str, ...]:
     tuple of str
         Facet names of the directory levels (for the Atlas: ``origin``, ``experiment``).
     """
-    if project == ATLAS:
+    if project in ATLASES:
         return ("origin", "experiment")
     return tuple(name for name in TEMPLATES[project] if name not in fixed)
 
@@ -171,13 +186,13 @@ def facets_from_path(
     Returns
     -------
     dict or None
-        All facets including ``project``, or None when the path does not fit the DRS.
+        All facets including ``project``, or None when the path does not fit the DRS. An
+        Atlas file whose tree and root name no version has none: see :func:`with_version`.
     """
-    if project == ATLAS:
+    if project in ATLASES:
         facets = _atlas_facets(dirs, filename)
         if facets is None:
             return None
-        facets.setdefault("version", fixed.get("version", ATLAS_VERSION))
     else:
         levels = directory_facets(project, fixed)
         dirs = _merge_files_version(list(dirs), levels)
@@ -209,19 +224,64 @@ def _merge_files_version(dirs: list[str], levels: tuple[str, ...]) -> list[str]:
 
 
 def _atlas_facets(dirs: Sequence[str], filename: str) -> dict[str, str] | None:
+    dirs = list(dirs)
+    versions = []
+    if dirs and _ATLAS_TAG.match(dirs[0]):
+        versions.append(_atlas_tag(dirs.pop(0)))
     if not 1 <= len(dirs) <= 2 or not filename.endswith(".nc"):
         return None
     origin = dirs[0]
     experiment = dirs[1] if len(dirs) == 2 else None
     head = [origin] if experiment is None else [origin, experiment]
     parts = filename.removesuffix(".nc").split("_")
+    if len(parts) == len(head) + 4 and _ATLAS_TAG.match(parts[-1]):
+        versions.append(_atlas_tag(parts.pop()))
     # <variable>_<origin>[_<experiment>]_<frequency>_<range>
     if len(parts) != len(head) + 3 or parts[1 : 1 + len(head)] != head:
+        return None
+    if len(set(versions)) > 1:  # the folder and the file name disagree
         return None
     facets = {"variable": parts[0], "origin": origin, "frequency": parts[-2]}
     if experiment is not None:
         facets["experiment"] = experiment
+    if versions:
+        facets["version"] = versions[0]
     return facets
+
+
+def _atlas_tag(tag: str) -> str:
+    """``v02`` -> ``v2``, ``v025`` -> ``v25``: the Atlas' folder and file tags as versions."""
+    return f"v{int(tag[1:])}"
+
+
+def atlas_version(product_version: str | None) -> str:
+    """The version of an Atlas dataset from its files' ``product_version`` attribute.
+
+    Parameters
+    ----------
+    product_version
+        The attribute, e.g. ``"v1.0"``, ``"v2.0-final"``, ``"2.5"``; None when absent.
+
+    Returns
+    -------
+    str
+        ``v<major>`` (``v1``, ``v2``), ``v<major><minor>`` for a minor version other than 0
+        (``v25``, as the roocs catalogs name the Atlas v2.5), or :data:`ATLAS_VERSION` when
+        the attribute is absent or has no number.
+    """
+    match = _PRODUCT_VERSION.match((product_version or "").strip())
+    if match is None:
+        return ATLAS_VERSION
+    major, minor = int(match.group(1)), int(match.group(2) or 0)
+    return f"v{major}{minor}" if minor else f"v{major}"
+
+
+def with_version(facets: Mapping[str, str], product_version: str | None) -> dict[str, str]:
+    """Facets with a version: as they are when they have one, else (Atlas files whose tree
+    and root name none) from the files' ``product_version`` (:func:`atlas_version`)."""
+    if "version" in facets:
+        return dict(facets)
+    return {**facets, "version": atlas_version(product_version)}
 
 
 def build_id(facets: Mapping[str, str], with_version: bool = True) -> str:
@@ -266,14 +326,14 @@ def parse_id(dataset_id: str) -> dict[str, str]:
     ValueError
         When the id has no known project prefix or the wrong number of parts.
     """
-    prefix, _, rest = dataset_id.partition(".")
-    project = next((p for p, pre in PREFIXES.items() if pre.lower() == prefix.lower()), None)
+    prefix, _, rest = canonical_id(dataset_id).partition(".")
+    project = next((p for p, pre in PREFIXES.items() if pre == prefix), None)
     if project is None:
         known = ", ".join(sorted(set(PREFIXES.values())))
         raise ValueError(f"{dataset_id!r} does not start with a known project ({known})")
     parts = rest.split(".") if rest else []
     names = list(TEMPLATES[project])
-    if project == ATLAS:
+    if project in ATLASES:
         if parts and not _VERSION.match(parts[-1]):
             names.remove("version")
         if len(parts) == len(names) - 1:
@@ -289,8 +349,10 @@ def parse_id(dataset_id: str) -> dict[str, str]:
 
 
 def canonical_id(dataset_id: str) -> str:
-    """Return the id with its project prefix spelled as the inventory stores it."""
+    """Return the id with its project prefix spelled as the inventory stores it (in its
+    case, and an alias of :data:`PREFIX_ALIASES` replaced)."""
     prefix, dot, rest = dataset_id.partition(".")
+    prefix = PREFIX_ALIASES.get(prefix.lower(), prefix)
     for canonical in PREFIXES.values():
         if canonical.lower() == prefix.lower():
             return canonical + dot + rest

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cp4cds_wps.errors import ArchiveFileChanged
+from cp4cds_wps.inventory.errata import Erratum, Fix
 
 
 def inside(real: str, tops: Sequence[str]) -> bool:
@@ -15,17 +16,26 @@ def inside(real: str, tops: Sequence[str]) -> bool:
     return any(real == top or real.startswith(top + os.sep) for top in tops)
 
 
+#: Issues that keep the files concerned from being combined into one dataset.
+INCOMPATIBLE = ("calendar", "grid")
+
+
 class Issue(str):
     """A human-readable issue of a dataset (a ``str``) that also names the files concerned.
 
-    ``files`` holds file names (``FileRecord.path.name``); ``message`` is the text itself.
+    ``files`` holds file names (``FileRecord.path.name``); ``message`` is the text itself;
+    ``kind`` says what it is: files that cannot be read (``unreadable``), use different
+    calendars or grids (``calendar``, ``grid``), overlap in time (``overlap``), leave a gap
+    (``gap``), or repeat time steps within themselves (``repeated``).
     """
 
     files: tuple[str, ...]
+    kind: str
 
-    def __new__(cls, message: str, files: tuple[str, ...] = ()) -> Issue:
+    def __new__(cls, message: str, files: tuple[str, ...], kind: str) -> Issue:
         issue = super().__new__(cls, message)
         issue.files = tuple(files)
+        issue.kind = kind
         return issue
 
     @property
@@ -91,8 +101,46 @@ class FileRecord:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """One result of quality control: a check that found something about some files.
+
+    ``check`` names the check (``checksum``, ``cf``, ``time``, ``coordinates``,
+    ``cell_area``, ``files``, ``errata``); ``severity`` is ``error`` (the dataset fails) or
+    ``warning``; ``files`` holds the file names concerned.
+    """
+
+    check: str
+    severity: str
+    message: str
+    files: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        """The finding as JSON-ready data."""
+        return {
+            "check": self.check,
+            "severity": self.severity,
+            "message": self.message,
+            "files": list(self.files),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Finding:
+        """The finding of :meth:`to_dict`."""
+        return cls(data["check"], data["severity"], data["message"], tuple(data["files"]))
+
+    def __str__(self) -> str:
+        return f"{self.severity} ({self.check}): {self.message}"
+
+
+@dataclass(frozen=True)
 class Dataset:
-    """A dataset: the files of one DRS leaf, in time order, and what was found about them."""
+    """A dataset: the files of one DRS leaf, in time order, and what was found about them.
+
+    ``qc_status`` and ``findings`` are those of the scan's quality control (see
+    :mod:`cp4cds_wps.qc`); ``errata`` the entries of the known-issues register that name the
+    dataset (:mod:`cp4cds_wps.inventory.errata`); ``refused`` why the service does not serve
+    it under its ``[qc] serve`` policy (None: it does).
+    """
 
     id: str
     project: str
@@ -105,6 +153,25 @@ class Dataset:
     calendar: str | None
     size: int
     issues: tuple[Issue, ...]
+    qc_status: str = "pending"
+    findings: tuple[Finding, ...] = ()
+    errata: tuple[Erratum, ...] = ()
+    refused: str | None = None
+
+    @property
+    def status(self) -> str:
+        """The dataset's quality: ``qc_status``, made ``failed`` by a critical erratum and
+        ``warnings`` (from ``passed``) by any other."""
+        if any(e.severity == "critical" for e in self.errata):
+            return "failed"
+        if self.errata and self.qc_status == "passed":
+            return "warnings"
+        return self.qc_status
+
+    @property
+    def fixes(self) -> tuple[Fix, ...]:
+        """The fixes the known-issues register declares for the dataset, in register order."""
+        return tuple(fix for erratum in self.errata for fix in erratum.fixes)
 
 
 @dataclass(frozen=True)

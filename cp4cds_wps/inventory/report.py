@@ -35,7 +35,9 @@ def describe(dataset: Dataset) -> str:
     -------
     str
         Id, facets, time range, calendar, size, every file with its times, size and md5,
-        and the issues found between files.
+        the issues found between files, and its quality: the QC status and findings, the
+        errata of the known-issues register with the fixes they declare, and whether the
+        service refuses the dataset (``[qc] serve``).
     """
     lines = [
         dataset.id,
@@ -57,19 +59,32 @@ def describe(dataset: Dataset) -> str:
         )
     lines.append("  issues:" if dataset.issues else "  issues: none")
     lines += [f"    - {issue}" for issue in dataset.issues]
+    lines.append(f"  quality:   {dataset.status}")
+    if dataset.refused:
+        lines.append(f"  refused:   {dataset.refused}")
+    lines.append("  findings:" if dataset.findings else "  findings: none")
+    lines += [f"    - {finding}" for finding in dataset.findings]
+    lines.append("  errata:" if dataset.errata else "  errata: none")
+    for erratum in dataset.errata:
+        lines.append(f"    - {erratum}")
+        if erratum.description:
+            lines.append(f"      {erratum.description}")
+        lines += [f"      fix: {fix.describe()}" for fix in erratum.fixes]
     return "\n".join(lines)
 
 
 def summarize(datasets: Iterable[Dataset]) -> str:
     """Return one line per dataset (``cp4cds-wps inventory list``).
 
-    Each line: id, number of files, time range, size, and ``!N issues`` when there are any.
+    Each line: id, number of files, time range, size, quality status, and ``!N issues``
+    when there are any.
     """
     lines = []
     for ds in datasets:
         span = f"{ds.start[:10]}..{ds.end[:10]}" if ds.start and ds.end else "fixed"
         flag = f"  !{len(ds.issues)} issue(s)" if ds.issues else ""
-        lines.append(f"{ds.id}  {len(ds.files)} file(s)  {span}  {human_size(ds.size)}{flag}")
+        size = human_size(ds.size)
+        lines.append(f"{ds.id}  {len(ds.files)} file(s)  {span}  {size}  {ds.status}{flag}")
     return "\n".join(lines)
 
 

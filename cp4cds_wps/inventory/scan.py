@@ -1,4 +1,4 @@
-"""Walking the archive roots, reading file headers and putting datasets together.
+"""Walking the archive roots and reading file headers (:mod:`.assemble` puts datasets together).
 
 Links are followed whether they are real symbolic links or link stubs (a small plain file,
 not ``*.nc``/``*.md5``, whose whole content is a relative path to an existing directory),
@@ -10,7 +10,6 @@ dataset.
 from __future__ import annotations
 
 import os
-import statistics
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,22 +20,9 @@ import numpy as np
 
 from cp4cds_wps.config import Root
 from cp4cds_wps.inventory import drs
-from cp4cds_wps.inventory.records import Dataset, FileRecord, Issue, inside
+from cp4cds_wps.inventory.records import inside
 
 _STUB_MAX_BYTES = 1024
-#: Nominal step in days of each frequency, used when no file holds two time steps.
-_NOMINAL_STEP_DAYS = {
-    "1hr": 1 / 24,
-    "3hr": 1 / 8,
-    "6hr": 1 / 4,
-    "day": 1.0,
-    "mon": 30.4375,
-    "yr": 365.25,
-    "dec": 3652.5,
-}
-#: A gap is reported when consecutive files lie further apart than this many steps.
-_GAP_FACTOR = 1.5
-_CALENDAR_ALIASES = {"gregorian": "standard", "365_day": "noleap", "366_day": "all_leap"}
 
 
 @dataclass(frozen=True)
@@ -72,6 +58,8 @@ class FileHeader:
     grid: str | None = None
     realm: str | None = None
     problem: str | None = None
+    product_version: str | None = None
+    repeated: int = 0
 
 
 def stub_target(path: str) -> str | None:
@@ -255,23 +243,26 @@ def read_header(path: Path, variable: str) -> FileHeader:
 
 
 def _header(nc: netCDF4.Dataset, variable: str) -> FileHeader:
-    realm = getattr(nc, "realm", None)
+    about = {
+        "realm": getattr(nc, "realm", None),
+        "product_version": _text(getattr(nc, "product_version", None)),
+    }
     if variable not in nc.variables:
-        return FileHeader(realm=realm, problem=f"variable {variable!r} not in the file")
+        return FileHeader(problem=f"variable {variable!r} not in the file", **about)
     var = nc.variables[variable]
     time_dim = next((d for d in var.dimensions if _is_time(nc, d)), None)
     horizontal = [d for d in var.dimensions if d != time_dim and not _is_vertical(nc, d)]
     grid = ",".join(f"{d}={len(nc.dimensions[d])}" for d in horizontal) or None
     if time_dim is None:
-        return FileHeader(grid=grid, realm=realm)
+        return FileHeader(grid=grid, **about)
     time = nc.variables[time_dim]
     calendar = getattr(time, "calendar", "standard")
     values = np.asarray(time[:], dtype="float64")
     if values.size == 0:
-        return FileHeader(calendar=calendar, grid=grid, realm=realm)
-    start, end = cftime.num2date([values[0], values[-1]], time.units, calendar)
+        return FileHeader(calendar=calendar, grid=grid, **about)
+    start, end = cftime.num2date([values.min(), values.max()], time.units, calendar)
     factor = _days_per_unit(time.units)
-    steps = np.diff(values) * factor
+    steps = np.diff(np.unique(values)) * factor
     return FileHeader(
         start=_iso(start),
         end=_iso(end),
@@ -279,8 +270,13 @@ def _header(nc: netCDF4.Dataset, variable: str) -> FileHeader:
         calendar=calendar,
         step_days=float(np.median(steps)) if steps.size else None,
         grid=grid,
-        realm=realm,
+        repeated=int(values.size - np.unique(values).size),
+        **about,
     )
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def _is_time(nc: netCDF4.Dataset, dim: str) -> bool:
@@ -311,89 +307,3 @@ def _iso(date: cftime.datetime) -> str:
         f"{date.year:04d}-{date.month:02d}-{date.day:02d}"
         f"T{date.hour:02d}:{date.minute:02d}:{date.second:02d}"
     )
-
-
-def _parse_iso(value: str, calendar: str) -> cftime.datetime:
-    day, _, clock = value.partition("T")
-    year, month, dom = (int(x) for x in day.rsplit("-", 2))
-    hour, minute, second = (int(x) for x in clock.split(":"))
-    return cftime.datetime(year, month, dom, hour, minute, second, calendar=calendar)
-
-
-def assemble(
-    dataset_id: str, facets: dict[str, str], files: Sequence[tuple[FileRecord, FileHeader]]
-) -> Dataset:
-    """Put a dataset together from its files and report how they fit.
-
-    Files are sorted by their first time step. Issues name overlapping files, gaps between
-    files (more than 1.5 typical steps apart), calendars or grids that differ between
-    files, and files that cannot be read.
-
-    Parameters
-    ----------
-    dataset_id
-        The dataset's id.
-    facets
-        Its facets from the DRS path (``realm`` is added from the files when missing).
-    files
-        Its files with their headers.
-
-    Returns
-    -------
-    Dataset
-    """
-    ordered = sorted(files, key=lambda fh: (fh[1].start is None, fh[1].start or "", fh[0].relpath))
-    headers = [h for _, h in ordered]
-    names = [Path(r.relpath).name for r, _ in ordered]
-    issues = [
-        Issue(f"{n}: {h.problem}", (n,)) for n, h in zip(names, headers, strict=True) if h.problem
-    ]
-    calendars = {_CALENDAR_ALIASES.get(h.calendar, h.calendar) for h in headers if h.calendar}
-    if len(calendars) > 1:
-        text = f"files use different calendars: {', '.join(sorted(calendars))}"
-        issues.append(
-            Issue(text, tuple(n for n, h in zip(names, headers, strict=True) if h.calendar))
-        )
-    grids = {h.grid for h in headers if h.grid}
-    if len(grids) > 1:
-        text = f"files have different grids: {'; '.join(sorted(grids))}"
-        issues.append(Issue(text, tuple(n for n, h in zip(names, headers, strict=True) if h.grid)))
-    timed = [(r, h) for r, h in ordered if h.start and h.end]
-    if len(calendars) == 1 and len(timed) > 1:
-        issues.extend(_time_issues(timed, calendars.pop(), facets.get("frequency")))
-    realm = next((h.realm for h in headers if h.realm), None)
-    if realm and "realm" not in facets:
-        facets = {**facets, "realm": realm}
-    return Dataset(
-        id=dataset_id,
-        project=facets["project"],
-        version=facets["version"],
-        facets=facets,
-        variable=facets.get("variable"),
-        files=tuple(r for r, _ in ordered),
-        start=min((h.start for h in headers if h.start), default=None),
-        end=max((h.end for h in headers if h.end), default=None),
-        calendar=next((h.calendar for h in headers if h.calendar), None),
-        size=sum(r.size for r, _ in ordered),
-        issues=tuple(issues),
-    )
-
-
-def _time_issues(
-    timed: Sequence[tuple[FileRecord, FileHeader]], calendar: str, frequency: str | None
-) -> list[Issue]:
-    steps = [h.step_days for _, h in timed if h.step_days]
-    step = statistics.median(steps) if steps else _NOMINAL_STEP_DAYS.get(frequency or "")
-    issues = []
-    for (prev, a), (nxt, b) in zip(timed, timed[1:], strict=False):
-        pair = (Path(prev.relpath).name, Path(nxt.relpath).name)
-        names = " and ".join(pair)
-        if b.start <= a.end:
-            issues.append(Issue(f"{names} overlap in time ({b.start} <= {a.end})", pair))
-            continue
-        delta = _parse_iso(b.start, calendar) - _parse_iso(a.end, calendar)
-        days = delta.total_seconds() / 86400
-        if step and days > _GAP_FACTOR * step:
-            text = f"gap between {names}: {a.end} to {b.start} ({days:g} days, step {step:g} days)"
-            issues.append(Issue(text, pair))
-    return issues

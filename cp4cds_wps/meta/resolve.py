@@ -256,7 +256,8 @@ def describe_dataset(dataset: Dataset, geometry: Geometry | None) -> dict:
     dict
         ``id``, ``version``, ``facets``, ``time`` (start, end, calendar, steps), ``grid``
         (type, dimensions, extent), ``levels`` (name, units, positive, values),
-        ``variables``, ``size``, ``files`` and ``issues``.
+        ``variables``, ``size``, ``files``, ``issues`` and ``quality`` (see
+        :func:`describe_quality`).
     """
     steps = sum(f.n_times for f in dataset.files)
     time = None
@@ -317,6 +318,29 @@ def describe_dataset(dataset: Dataset, geometry: Geometry | None) -> dict:
             for f in dataset.files
         ],
         "issues": [str(issue) for issue in dataset.issues],
+        "quality": describe_quality(dataset),
+    }
+
+
+def describe_quality(dataset: Dataset) -> dict:
+    """What is known of a dataset's quality (JSON-ready).
+
+    Returns
+    -------
+    dict
+        ``status`` (``passed``, ``warnings``, ``pending``, ``failed``), ``findings`` of
+        quality control (check, severity, message, files), ``errata`` of the known-issues
+        register (uid, severity, title, description, status, urls, fixes), ``fixes`` applied
+        when the dataset is opened, and ``served`` with ``reason`` (under ``[qc] serve =
+        "passed"``, why the dataset is refused).
+    """
+    return {
+        "status": dataset.status,
+        "findings": [finding.to_dict() for finding in dataset.findings],
+        "errata": [erratum.to_dict() for erratum in dataset.errata],
+        "fixes": [fix.describe() for fix in dataset.fixes],
+        "served": dataset.refused is None,
+        "reason": dataset.refused,
     }
 
 

@@ -1,12 +1,20 @@
-"""Choosing the files of a dataset that a request needs, from inventory records alone."""
+"""The files of a dataset that a request needs: choosing them from inventory records, refusing
+those that cannot be combined or served, and opening them with the known fixes applied."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from cp4cds_wps.errors import DatasetInconsistent, InvalidParameter, NoDataSelected
+import xarray as xr
+
+from cp4cds_wps.errors import DatasetInconsistent, InvalidParameter, NoDataSelected, QualityRefused
 from cp4cds_wps.inventory import Dataset, FileRecord, Inventory
+from cp4cds_wps.inventory.records import INCOMPATIBLE
+from cp4cds_wps.ops.fixes import apply_fixes
+from cp4cds_wps.ops.notes import note
+from cp4cds_wps.ops.open import open_dataset
 from cp4cds_wps.ops.params import TimeRange
+from cp4cds_wps.output.provenance import Provenance
 
 
 def select_files(dataset: Dataset, time: TimeRange | None) -> tuple[tuple[FileRecord, ...], bool]:
@@ -40,21 +48,51 @@ def select_files(dataset: Dataset, time: TimeRange | None) -> tuple[tuple[FileRe
     return chosen, whole
 
 
+def keep_repeated(dataset: Dataset) -> str | None:
+    """Which file's repeated time steps to keep as the known-issues register declares
+    (``"first"`` or ``"last"``), or None to keep them only when their values are equal."""
+    declared = [
+        f.params.get("keep", "first") for f in dataset.fixes if f.action == "drop_duplicate_steps"
+    ]
+    return declared[-1] if declared else None
+
+
 def check_consistent(dataset: Dataset, files: tuple[FileRecord, ...]) -> None:
-    """Refuse to combine files that the inventory found overlapping, gapped or mismatched.
+    """Refuse a dataset the service does not serve, and files that cannot be combined.
+
+    Files that overlap in time are combined (their repeated steps dropped, see
+    :func:`cp4cds_wps.ops.open.open_dataset`), and files leaving a gap are used as they are;
+    refused are files of different grids or calendars, and repeated time steps whose values
+    differ (found by quality control) unless the register declares which file to keep.
 
     Raises
     ------
+    QualityRefused
+        When the ``[qc] serve`` policy refuses the dataset (its QC failed or is pending).
     DatasetInconsistent
         Naming the dataset's issues that concern the chosen files.
     """
+    if dataset.refused:
+        raise QualityRefused("collection", dataset.refused)
     names = {f.path.name for f in files}
-    concerned = [issue for issue in dataset.issues if len(names & set(issue.files)) > 1]
+    concerned = [
+        issue.message
+        for issue in dataset.issues
+        if issue.kind in INCOMPATIBLE and len(names & set(issue.files)) > 1
+    ]
+    if keep_repeated(dataset) is None:
+        concerned += [
+            finding.message
+            for finding in dataset.findings
+            if finding.check == "time"
+            and finding.severity == "error"
+            and set(finding.files) <= names
+        ]
     if concerned:
         raise DatasetInconsistent(
             "collection",
             f"the files of {dataset.id} that this request needs are inconsistent: "
-            + "; ".join(issue.message for issue in concerned),
+            + "; ".join(concerned),
         )
 
 
@@ -65,8 +103,8 @@ def whole_datasets(
 
     Raises
     ------
-    UnknownDataset, DatasetInconsistent
-        When an id is unknown or the dataset's files disagree.
+    UnknownDataset, DatasetInconsistent, QualityRefused
+        When an id is unknown, the dataset's files disagree or the dataset is not served.
     """
     found = []
     for dataset_id in collection:
@@ -75,3 +113,58 @@ def whole_datasets(
         check_consistent(dataset, files)
         found.append((dataset, files))
     return found
+
+
+def open_files(
+    dataset: Dataset, files: Sequence[FileRecord], *, time_chunk: int = 120
+) -> xr.Dataset:
+    """Open the chosen files of a dataset lazily, as the inventory knows them.
+
+    The files are verified (:meth:`FileRecord.verified_path`), repeated time steps dropped
+    (see :func:`cp4cds_wps.ops.open.open_dataset`), gaps between them noted, and the fixes
+    the known-issues register declares for the dataset applied; each is noted for the
+    output's history and provenance (:mod:`cp4cds_wps.ops.notes`).
+
+    Parameters
+    ----------
+    dataset
+        The dataset.
+    files
+        Its files that the request needs, in time order.
+    time_chunk
+        Time steps per dask chunk.
+
+    Returns
+    -------
+    xarray.Dataset
+    """
+    ds = open_dataset(
+        [f.verified_path() for f in files],
+        time_chunk=time_chunk,
+        keep_repeated=keep_repeated(dataset),
+    )
+    names = {f.path.name for f in files}
+    for issue in dataset.issues:
+        if issue.kind == "gap" and set(issue.files) <= names:
+            note(f"time: {issue.message}; processed as it is, without the missing steps")
+    return apply_fixes(ds, dataset.fixes)
+
+
+def record_input(prov: Provenance, dataset: Dataset, files: Sequence[FileRecord]) -> str:
+    """Record a dataset read by a request in its provenance, with the files read, the
+    dataset's quality control status and findings, its errata and the fixes declared.
+
+    Returns
+    -------
+    str
+        The identifier of the dataset's entity (see :meth:`Provenance.add_input`).
+    """
+    return prov.add_input(
+        dataset.id,
+        dataset.version,
+        [(f.path.name, f.md5) for f in files],
+        qc_status=dataset.status,
+        findings=[str(f) for f in dataset.findings],
+        errata=[str(e) for e in dataset.errata],
+        fixes=[f.describe() for f in dataset.fixes],
+    )

@@ -15,6 +15,7 @@ import matplotlib
 
 from cp4cds_wps.errors import InvalidParameter, NoDataSelected
 from cp4cds_wps.inventory import Dataset, FileRecord, Inventory
+from cp4cds_wps.ops.notes import recorded_notes
 from cp4cds_wps.ops.open import open_dataset
 from cp4cds_wps.ops.params import Area, LevelRange, TimeRange
 from cp4cds_wps.ops.plot import Timestep, plot_map, plot_timeseries, select_timestep
@@ -22,7 +23,7 @@ from cp4cds_wps.ops.subset import subset
 from cp4cds_wps.output.naming import output_filename
 from cp4cds_wps.output.provenance import Provenance
 from cp4cds_wps.tasks.average import areas_dataset
-from cp4cds_wps.tasks.files import check_consistent, select_files
+from cp4cds_wps.tasks.files import check_consistent, open_files, record_input, select_files
 from cp4cds_wps.tasks.runner import Progress
 from cp4cds_wps.tasks.software import software_versions
 
@@ -153,8 +154,8 @@ def run_plot(
     dataset = plan.dataset
     report(0, f"plot: {dataset.id}")
     # one thread, as in cp4cds_wps.tasks.runner: no dask thread pools in server processes
-    with dask.config.set(scheduler="synchronous"):
-        ds = open_dataset([f.verified_path() for f in plan.files], time_chunk=time_chunk)
+    with dask.config.set(scheduler="synchronous"), recorded_notes() as notes:
+        ds = open_files(dataset, plan.files, time_chunk=time_chunk)
         ds = subset(ds, time=request.time, area=request.area, level=request.level)
         if request.kind == "map":
             if "time" in ds.dims:
@@ -180,7 +181,9 @@ def run_plot(
     for used in (dataset, plan.areas):
         if used is not None:
             files = plan.files if used is dataset else used.files
-            prov.add_input(used.id, used.version, [(f.path.name, f.md5) for f in files])
+            record_input(prov, used, files)
+    for text in notes:
+        prov.add_note(text)
     for path in (image, table_path):
         prov.add_output(path.name, f"{out_url}/{path.name}")
     report(100, "plot done")

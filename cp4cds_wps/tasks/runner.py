@@ -16,12 +16,12 @@ import xarray as xr
 
 from cp4cds_wps.inventory import Dataset, FileRecord
 from cp4cds_wps.ops.notes import recorded_notes
-from cp4cds_wps.ops.open import open_dataset
 from cp4cds_wps.output.metalink import LinkedFile, file_digest
 from cp4cds_wps.output.naming import output_filename
 from cp4cds_wps.output.netcdf import write_netcdf
 from cp4cds_wps.output.provenance import Provenance
 from cp4cds_wps.output.split import split_by_size
+from cp4cds_wps.tasks.files import open_files, record_input
 from cp4cds_wps.tasks.software import software_versions
 
 Progress = Callable[[int, str], None]
@@ -131,9 +131,9 @@ def run_steps(
             ids = ", ".join(dataset.id for dataset, _ in step.inputs)
             report(int(100 * i / len(steps)), f"{process}: {ids}")
             for dataset, files in step.inputs:
-                prov.add_input(dataset.id, dataset.version, [(f.path.name, f.md5) for f in files])
+                record_input(prov, dataset, files)
             for other in step.also_used:
-                prov.add_input(other.id, other.version, [(f.path.name, f.md5) for f in other.files])
+                record_input(prov, other, other.files)
             if step.compute is None:
                 for f in step.files:
                     url = f"{data_url}/{f.root}/{f.relpath}"
@@ -145,8 +145,8 @@ def run_steps(
             # deadlock on xarray's locks; decompression is serialised by a lock anyway.
             with dask.config.set(scheduler="synchronous"), recorded_notes() as notes:
                 opened = [
-                    open_dataset([f.verified_path() for f in files], time_chunk=time_chunk)
-                    for _, files in step.inputs
+                    open_files(dataset, files, time_chunk=time_chunk)
+                    for dataset, files in step.inputs
                 ]
                 result = step.run(opened)
                 written = write_outputs(

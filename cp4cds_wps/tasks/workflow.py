@@ -57,7 +57,7 @@ from cp4cds_wps.output.provenance import Provenance
 from cp4cds_wps.tasks.average import AverageRequest, plan_average
 from cp4cds_wps.tasks.collection import parse_collection
 from cp4cds_wps.tasks.concat import ConcatPlan, ConcatRequest, ensemble_file_name, plan_concat
-from cp4cds_wps.tasks.files import check_consistent, select_files
+from cp4cds_wps.tasks.files import check_consistent, open_files, record_input, select_files
 from cp4cds_wps.tasks.runner import Progress, TaskResult, with_notes, write_outputs
 from cp4cds_wps.tasks.software import software_versions
 
@@ -679,10 +679,8 @@ def _step_inputs(
             continue
         for source in plan.sources[step.name, reference]:
             dataset, files = source.dataset, source.files
-            entity = prov.add_input(
-                dataset.id, dataset.version, [(f.path.name, f.md5) for f in files]
-            )
-            data = open_dataset([f.verified_path() for f in files], time_chunk=time_chunk)
+            entity = record_input(prov, dataset, files)
+            data = open_files(dataset, files, time_chunk=time_chunk)
             members.append(_Result(dataset.id, data, entity, files[0].path.name, source.areas))
     return members
 
@@ -755,5 +753,5 @@ def _archive_areas(member: _Result, prov: Provenance) -> tuple[xr.DataArray | No
     if areas is None or not member.archive_grid:
         return None, None
     fx = open_dataset([f.verified_path() for f in areas.files])
-    entity = prov.add_input(areas.id, areas.version, [(f.path.name, f.md5) for f in areas.files])
+    entity = record_input(prov, areas, areas.files)
     return cell_areas(member.data, areacella=fx[areas.variable]), entity

@@ -90,10 +90,80 @@ def test_atlas_ids_follow_roocs():
     with_expt = drs.facets_from_path(
         "c3s-cica-atlas", ["CMIP5", "rcp26"], "pr_CMIP5_rcp26_mon_200601-210012.nc", {}
     )
-    assert drs.build_id(with_expt) == "c3s-cica-atlas.pr.CMIP5.rcp26.mon.v1"
+    assert "version" not in with_expt  # the tree names none: the files' product_version does
+    assert (
+        drs.build_id(drs.with_version(with_expt, "v1.0")) == "c3s-cica-atlas.pr.CMIP5.rcp26.mon.v1"
+    )
     no_expt = drs.facets_from_path("c3s-cica-atlas", ["E-OBS"], "t_E-OBS_mon_195001.nc", {})
-    assert drs.build_id(no_expt) == "c3s-cica-atlas.t.E-OBS.mon.v1"
+    assert drs.build_id(drs.with_version(no_expt, None)) == "c3s-cica-atlas.t.E-OBS.mon.v1"
     assert drs.facets_from_path("c3s-cica-atlas", ["ERA5"], "psl_other_mon_1940.nc", {}) is None
+
+
+@pytest.mark.parametrize(
+    ("project", "dirs", "name", "fixed", "product_version", "expected"),
+    [
+        # the roocs catalogs of the Atlas v2 and v2.5: a version folder and a file name tag
+        (
+            "c3s-cica-atlas",
+            ["v02", "CMIP6", "historical"],
+            "fdbals_CMIP6_historical_mon_185001-201412_v02.nc",
+            {},
+            "v1.0",
+            "c3s-cica-atlas.fdbals.CMIP6.historical.mon.v2",
+        ),
+        ("c3s-cica-atlas", ["v025", "ERA5"], "psl_ERA5_mon_194001-202512_v025.nc", {}, None,
+         "c3s-cica-atlas.psl.ERA5.mon.v25"),
+        ("c3s-cica-atlas", ["ERA5"], "psl_ERA5_mon_194001-202512_v03.nc", {}, None,
+         "c3s-cica-atlas.psl.ERA5.mon.v3"),
+        # the IPCC AR6 Interactive Atlas: its files say product_version = "v2.0-final"
+        ("c3s-ipcc-ar6-atlas", ["CORDEX-ANT", "rcp45"], "tnn_CORDEX-ANT_rcp45_mon_200601.nc", {},
+         "v2.0-final", "c3s-ipcc-ar6-atlas.tnn.CORDEX-ANT.rcp45.mon.v2"),
+        # a root's fixed version wins over the files'
+        ("c3s-ipcc-ar6-atlas", ["CMIP6", "ssp245"], "sst_CMIP6_ssp245_mon_201501-210012.nc",
+         {"version": "v7"}, "v2.0-final", "c3s-ipcc-ar6-atlas.sst.CMIP6.ssp245.mon.v7"),
+    ],
+)  # fmt: skip
+def test_atlas_versions_come_from_the_tree_the_root_or_the_files(
+    project, dirs, name, fixed, product_version, expected
+):
+    facets = drs.facets_from_path(project, dirs, name, fixed)
+    assert drs.build_id(drs.with_version(facets, product_version)) == expected
+
+
+def test_atlas_version_folder_and_file_tag_must_agree():
+    assert (
+        drs.facets_from_path("c3s-cica-atlas", ["v02", "ERA5"], "psl_ERA5_mon_1940_v03.nc", {})
+        is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("product_version", "version"),
+    [
+        ("v1.0", "v1"),
+        ("v2.0-final", "v2"),
+        ("2.5", "v25"),
+        ("v3", "v3"),
+        (None, "v1"),
+        ("final", "v1"),
+    ],
+)
+def test_atlas_version_from_product_version(product_version, version):
+    assert drs.atlas_version(product_version) == version
+
+
+def test_ipcc_atlas_ids_in_rooks_spelling_are_the_cds_names():
+    assert (
+        drs.canonical_id("c3s-ipcc-atlas.tnn.CMIP5.rcp45.mon")
+        == "c3s-ipcc-ar6-atlas.tnn.CMIP5.rcp45.mon"
+    )
+    assert drs.parse_id("C3S-IPCC-AR6-ATLAS.t.CORDEX-ANT.rcp45.mon") == {
+        "project": "c3s-ipcc-ar6-atlas",
+        "variable": "t",
+        "origin": "CORDEX-ANT",
+        "experiment": "rcp45",
+        "frequency": "mon",
+    }
 
 
 def test_path_not_fitting_the_drs_is_refused():
@@ -111,6 +181,8 @@ def test_path_not_fitting_the_drs_is_refused():
         "c3s-cmip6.CMIP.IPSL.IPSL-CM6A-LR.historical.r1i1p1f1.Amon.rlds.gr.v20180803",
         "c3s-cica-atlas.pr.CMIP5.rcp26.mon.v1",
         "c3s-cica-atlas.psl.ERA5.mon.v1",
+        "c3s-ipcc-ar6-atlas.tnn.CORDEX-ANT.rcp45.mon.v2",
+        "c3s-cica-atlas.cd.ERA5-Land.yr.v25",
     ],
 )
 def test_parse_id_round_trips(dataset_id):

@@ -41,6 +41,7 @@ def test_missing_days_between_files_are_a_gap(cmip6_root, make_inventory, write_
     (issue,) = _scan_one(make_inventory, cmip6_root).issues
     assert issue.startswith("gap between tas_a.nc and tas_b.nc")
     assert "2000-01-10T12:00:00 to 2000-01-14T12:00:00" in issue
+    assert (issue.kind, issue.files) == ("gap", ("tas_a.nc", "tas_b.nc"))
 
 
 def test_overlapping_files_are_reported(cmip6_root, make_inventory, write_nc):
@@ -49,6 +50,15 @@ def test_overlapping_files_are_reported(cmip6_root, make_inventory, write_nc):
     write_nc(folder / "tas_b.nc", [9.5 + i for i in range(10)])
     (issue,) = _scan_one(make_inventory, cmip6_root).issues
     assert issue.startswith("tas_a.nc and tas_b.nc overlap in time")
+    assert issue.kind == "overlap"
+
+
+def test_time_steps_repeated_within_a_file_are_reported(cmip6_root, make_inventory, write_nc):
+    write_nc(_dataset_dir(cmip6_root) / "tas_a.nc", [0.5, 1.5, 1.5, 2.5])
+    dataset = _scan_one(make_inventory, cmip6_root)
+    (issue,) = dataset.issues
+    assert (issue, issue.kind) == ("tas_a.nc repeats 1 time step(s) within itself", "repeated")
+    assert (dataset.start, dataset.end) == ("2000-01-01T12:00:00", "2000-01-03T12:00:00")
 
 
 @pytest.mark.parametrize("calendar", ["360_day", "noleap", "standard"])
@@ -94,8 +104,9 @@ def test_different_calendars_and_grids_are_reported(cmip6_root, make_inventory, 
     write_nc(folder / "tas_a.nc", [0.5, 1.5], calendar="noleap")
     write_nc(folder / "tas_b.nc", [2.5, 3.5], calendar="360_day", shape=(5, 6))
     issues = _scan_one(make_inventory, cmip6_root).issues
-    assert "files use different calendars: 360_day, noleap" in issues
-    assert "files have different grids: lat=3,lon=4; lat=5,lon=6" in issues
+    assert "files use different calendars: 360_day (tas_b.nc); noleap (tas_a.nc)" in issues
+    assert "files have different grids: lat=3,lon=4 (tas_a.nc); lat=5,lon=6 (tas_b.nc)" in issues
+    assert {i.kind for i in issues} == {"calendar", "grid"}
 
 
 def test_fixed_file_without_time_and_missing_variable(cmip6_root, make_inventory, write_nc):

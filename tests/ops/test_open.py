@@ -9,6 +9,7 @@ import pytest
 import xarray as xr
 
 from cp4cds_wps.errors import DatasetInconsistent
+from cp4cds_wps.ops.notes import recorded_notes
 from cp4cds_wps.ops.open import open_dataset
 
 
@@ -57,11 +58,120 @@ def test_multi_file_360_day_dataset(tmp_path):
     np.testing.assert_array_equal(ds["tas"].values, expected)
 
 
-def test_overlapping_files_are_inconsistent(tmp_path):
-    _write_year(tmp_path / "a.nc", 2000)
-    _write_year(tmp_path / "b.nc", 2000)
-    with pytest.raises(DatasetInconsistent, match="cannot be combined along time"):
+def _write_months(path, months: list[tuple[int, int]], tas: np.ndarray) -> None:
+    """A monthly 360_day file of the given (year, month) steps, with time bounds."""
+    times = [cftime.datetime(y, m, 16, calendar="360_day") for y, m in months]
+    bounds = [
+        [
+            cftime.datetime(y, m, 1, calendar="360_day"),
+            cftime.datetime(y, m, 30, calendar="360_day"),
+        ]
+        for y, m in months
+    ]
+    ds = xr.Dataset(
+        {"tas": (("time", "lat"), tas), "time_bnds": (("time", "bnds"), bounds)},
+        coords={"time": times, "lat": [-45.0, 45.0]},
+    )
+    ds["tas"].encoding["_FillValue"] = 1e20
+    for name in ("time", "time_bnds"):
+        ds[name].encoding = {"units": "days since 1850-01-01", "calendar": "360_day"}
+    ds.to_netcdf(path)
+
+
+YEAR_2000 = [(2000, m) for m in range(1, 13)]
+YEAR_2001 = [(2001, m) for m in range(1, 13)]
+
+
+def test_a_december_repeated_in_the_next_file_is_dropped_once(tmp_path):
+    values = np.random.default_rng(0).random((24, 2))
+    values[3, 1] = np.nan  # missing values equal missing values
+    _write_months(tmp_path / "a.nc", YEAR_2000, values[:12])
+    _write_months(tmp_path / "b.nc", [(2000, 12), *YEAR_2001], values[11:])
+    with recorded_notes() as notes:
+        ds = open_dataset([tmp_path / "a.nc", tmp_path / "b.nc"], time_chunk=5)
+    assert ds.sizes["time"] == 24
+    np.testing.assert_array_equal(ds["tas"].values, values)
+    assert ds.indexes["time"].is_monotonic_increasing
+    assert notes == [
+        "time: 1 time step(s) in a.nc and b.nc (2000-12-16T00:00:00) repeated, with equal "
+        "values, dropped"
+    ]
+
+
+def test_a_file_repeated_whole_is_dropped(tmp_path):
+    values = np.random.default_rng(1).random((12, 2))
+    for name in ("a.nc", "a_copy.nc"):
+        _write_months(tmp_path / name, YEAR_2000, values)
+    _write_months(tmp_path / "b.nc", YEAR_2001, values + 1)
+    ds = open_dataset([tmp_path / n for n in ("a.nc", "a_copy.nc", "b.nc")])
+    np.testing.assert_array_equal(ds["tas"].values, np.concatenate([values, values + 1]))
+
+
+def test_repeated_steps_with_other_values_are_refused_naming_files_and_time(tmp_path):
+    values = np.random.default_rng(2).random((24, 2))
+    _write_months(tmp_path / "a.nc", YEAR_2000, values[:12])
+    other = values[8:].copy()
+    other[2, 0] += 0.5  # 2000-11 differs, 2000-09 and -10 do not
+    _write_months(tmp_path / "b.nc", [*YEAR_2000[8:], *YEAR_2001], other)
+    with pytest.raises(DatasetInconsistent) as caught:
         open_dataset([tmp_path / "a.nc", tmp_path / "b.nc"])
+    assert caught.value.name == "collection"
+    assert caught.value.reason.startswith(
+        "a.nc and b.nc overlap in time with other values: tas differs at 2000-11-16T00:00:00"
+    )
+
+
+def test_declared_fix_keeps_the_last_files_steps(tmp_path):
+    values = np.random.default_rng(3).random((13, 2))
+    _write_months(tmp_path / "a.nc", YEAR_2000, values[:12])
+    _write_months(tmp_path / "b.nc", [(2000, 12), *YEAR_2001], values[12:13].repeat(13, 0))
+    with recorded_notes() as notes:
+        ds = open_dataset([tmp_path / "a.nc", tmp_path / "b.nc"], keep_repeated="last")
+    assert ds.sizes["time"] == 24
+    np.testing.assert_array_equal(ds["tas"].values[:11], values[:11])
+    np.testing.assert_array_equal(ds["tas"].values[11:], values[12:13].repeat(13, 0))
+    assert "the last file's kept as declared" in notes[0]
+
+
+def test_steps_repeated_within_one_file_are_dropped(tmp_path):
+    values = np.random.default_rng(4).random((13, 2))
+    months = [*YEAR_2000[:6], (2000, 6), *YEAR_2000[6:]]
+    values[6] = values[5]
+    _write_months(tmp_path / "a.nc", months, values)
+    with recorded_notes() as notes:
+        ds = open_dataset([tmp_path / "a.nc"])
+    assert ds.sizes["time"] == 12
+    np.testing.assert_array_equal(ds["tas"].values, np.delete(values, 6, axis=0))
+    assert notes == [
+        "time: 1 time step(s) within a.nc (2000-06-16T00:00:00) repeated, with equal values, "
+        "dropped"
+    ]
+
+
+def test_a_missing_file_leaves_a_gap_that_is_kept(tmp_path):
+    values = np.random.default_rng(5).random((24, 2))
+    _write_months(tmp_path / "a.nc", YEAR_2000, values[:12])
+    _write_months(tmp_path / "c.nc", [(2002, m) for m in range(1, 13)], values[12:])
+    ds = open_dataset([tmp_path / "a.nc", tmp_path / "c.nc"])
+    assert ds.sizes["time"] == 24
+    assert ds["time"].values[12] == cftime.datetime(2002, 1, 16, calendar="360_day")
+    np.testing.assert_array_equal(ds["tas"].values, values)
+
+
+def test_overlap_with_steps_at_other_times_is_refused(tmp_path):
+    _write_months(tmp_path / "a.nc", YEAR_2000, np.zeros((12, 2)))
+    times = [(2000, 12), *YEAR_2001]
+    _write_months(tmp_path / "b.nc", times, np.zeros((13, 2)))
+    with xr.open_dataset(tmp_path / "b.nc", decode_times=False) as b:
+        shifted = b.load()
+    attrs = shifted["time"].attrs
+    shifted["time"] = shifted["time"].values - 5  # 2000-12-11: in a.nc's December, not equal
+    shifted["time"].attrs = attrs
+    shifted.to_netcdf(tmp_path / "b2.nc")
+    with pytest.raises(
+        DatasetInconsistent, match="a.nc and b2.nc overlap in time with steps at other times"
+    ):
+        open_dataset([tmp_path / "a.nc", tmp_path / "b2.nc"])
 
 
 def test_fixed_field_without_time(tmp_path):

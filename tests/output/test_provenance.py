@@ -95,3 +95,24 @@ def test_plot_is_a_png_growing_with_the_graph(provenance, tmp_path):
     big.add_input(DATASET, "v20120928", [(f"tas_{i}.nc", None) for i in range(12)])
     big.add_output(OUTPUT)
     assert png_size(big.plot(tmp_path / "big.png"))[1] > small[1]
+
+
+def test_an_inputs_quality_errata_and_fixes_are_attributes_of_its_entity():
+    prov = Provenance("subset", {}, software={"cp4cds-wps": "0.1.0"})
+    identifier = prov.add_input(
+        "c3s-cmip5.x.tas",
+        "v1",
+        [("tas_1.nc", None)],
+        qc_status="warnings",
+        findings=["warning (time): gap between tas_1.nc and tas_2.nc"],
+        errata=["medium erratum E1: units (https://errata.example.org/E1)"],
+        fixes=["fix of erratum E1: tas units set to 'K'"],
+    )
+    entity = json.loads(prov.json())["entity"][identifier]
+    assert entity["cp4cds:qc_status"] == "warnings"
+    assert entity["cp4cds:qc_finding"] == "warning (time): gap between tas_1.nc and tas_2.nc"
+    assert entity["cp4cds:erratum"] == "medium erratum E1: units (https://errata.example.org/E1)"
+    assert entity["cp4cds:fix"] == "fix of erratum E1: tas units set to 'K'"
+    other = Provenance("subset", {}, software={})
+    plain = other.add_input("c3s-cmip5.x.tas", "v1", [])
+    assert not any(k.startswith("cp4cds:") for k in json.loads(other.json())["entity"][plain])
