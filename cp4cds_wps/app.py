@@ -33,6 +33,7 @@ from cp4cds_wps.meta.links import InputMetadata, meta_url
 from cp4cds_wps.meta.service import MetaWps
 from cp4cds_wps.metrics import Metrics
 from cp4cds_wps.processes import processes
+from cp4cds_wps.request_guard import MAX_BODY_MB, RequestGuard
 from cp4cds_wps.wps2 import Wps2Jobs
 
 
@@ -55,7 +56,7 @@ def pywps_config(settings: Settings) -> configparser.ConfigParser:
         "parallelprocesses": "-1",
         "maxprocesses": "-1",
         "maxsingleinputsize": "10mb",
-        "maxrequestsize": "20mb",
+        "maxrequestsize": f"{MAX_BODY_MB}mb",
         "allowedinputpaths": "",
         "cleantempdir": "true",
     }
@@ -196,8 +197,8 @@ def create_app(settings: Settings | None = None):
     )
     names = [p.identifier for p in main]
     mounts = {
-        "/wps": protect(wps, settings.auth),
-        "/meta-wps": MetaWps(settings, names),
+        "/wps": RequestGuard(protect(wps, settings.auth)),
+        "/meta-wps": RequestGuard(MetaWps(settings, names)),
         "/api": ConstraintsApi(settings, names),
         "/dashboard": Dashboard(settings),
     }

@@ -24,11 +24,11 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import jwt
-from lxml import etree
 from werkzeug.wrappers import Request, Response
 
 from cp4cds_wps.config import AuthSettings
-from cp4cds_wps.wps2 import OWNER_KEY, WPS_NS, OwsException, exception_report
+from cp4cds_wps.ows import WPS2_NS, OwsException, exception_report, xml_root
+from cp4cds_wps.wps2 import OWNER_KEY
 
 #: Signature algorithms accepted (Keycloak's default; never a symmetric one or "none").
 ALGORITHMS = ["RS256"]
@@ -43,8 +43,6 @@ JWKS_REFRESH_COOLDOWN = 10
 JWKS_TIMEOUT = 10
 #: The realm named in ``WWW-Authenticate``.
 REALM = "cp4cds-wps"
-
-OWS11_NS = "http://www.opengis.net/ows/1.1"
 
 
 class AuthError(Exception):
@@ -217,7 +215,7 @@ def needs_token(environ: dict[str, Any]) -> bool:
         return not operations
     if method != "POST":
         return False  # PyWPS refuses other methods
-    root = _xml_root(_read_body(environ))
+    root = xml_root(_read_body(environ))
     return root is None or root.localname.lower() not in PUBLIC_OPERATIONS
 
 
@@ -229,19 +227,6 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     return body
 
 
-def _xml_root(body: bytes) -> etree.QName | None:
-    """Name of the root element of ``body`` (reads only its start), or None."""
-    try:
-        _event, root = next(
-            etree.iterparse(
-                io.BytesIO(body), events=("start",), resolve_entities=False, no_network=True
-            )
-        )
-    except (etree.XMLSyntaxError, StopIteration):
-        return None
-    return etree.QName(root)
-
-
 def _is_wps2(environ: Mapping[str, Any]) -> bool:
     """Whether the request is WPS 2.0 (its exception report is then OWS 2.0)."""
     query = parse_qsl(environ.get("QUERY_STRING", ""))
@@ -250,8 +235,8 @@ def _is_wps2(environ: Mapping[str, Any]) -> bool:
     body = environ.get("wsgi.input")
     if environ.get("REQUEST_METHOD") != "POST" or not isinstance(body, io.BytesIO):
         return False
-    root = _xml_root(body.getvalue())
-    return root is not None and root.namespace == WPS_NS
+    root = xml_root(body.getvalue())
+    return root is not None and root.namespace == WPS2_NS
 
 
 def _header_value(text: str) -> str:
@@ -269,24 +254,12 @@ def challenge(error: AuthError, required_scope: str = "") -> str:
     return "Bearer " + ", ".join(parts)
 
 
-def _ows11_report(text: str) -> bytes:
-    root = etree.Element(
-        f"{{{OWS11_NS}}}ExceptionReport", {"version": "1.0.0"}, nsmap={"ows": OWS11_NS}
-    )
-    exception = etree.SubElement(root, f"{{{OWS11_NS}}}Exception", exceptionCode="NoApplicableCode")
-    etree.SubElement(exception, f"{{{OWS11_NS}}}ExceptionText").text = text
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
-
-
 def refusal(error: AuthError, environ: Mapping[str, Any], required_scope: str = "") -> Response:
     """The response refusing a request: its status, ``WWW-Authenticate`` and an OGC exception
     report (OWS 2.0 for WPS 2.0 requests, OWS 1.1 otherwise) with exception code
     NoApplicableCode (OGC defines none for access control) and the reason."""
-    text = f"Access denied: {error}"
-    if _is_wps2(environ):
-        body = exception_report(OwsException("NoApplicableCode", text, error.status))
-    else:
-        body = _ows11_report(text)
+    report = OwsException("NoApplicableCode", f"Access denied: {error}", error.status)
+    body = exception_report(report, "2.0.0" if _is_wps2(environ) else "1.0.0")
     response = Response(body, status=error.status, content_type="text/xml; charset=utf-8")
     if error.status in (401, 403):
         response.headers["WWW-Authenticate"] = challenge(error, required_scope)

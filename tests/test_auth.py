@@ -188,6 +188,7 @@ def test_get_requests_need_a_token_unless_public(query, needed):
         (b'<wps:Dismiss xmlns:wps="http://www.opengis.net/wps/2.0" service="WPS"/>', True),
         (b'{"inputs": {}}', True),
         (b"", True),
+        (b'<?xml version="1.0"?><wps:Execu', True),  # was ValueError: Invalid tag name
     ],
 )  # fmt: skip
 def test_post_requests_need_a_token_unless_public_and_keep_their_body(body, needed):
@@ -224,6 +225,12 @@ def test_no_token_is_401_with_a_bare_challenge(client):
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="cp4cds-wps"'
     assert exception_text(response.data) == "Access denied: Execute and Dismiss need a bearer token"
     assert etree.fromstring(response.data).tag == "{http://www.opengis.net/ows/1.1}ExceptionReport"
+
+
+def test_a_truncated_xml_request_without_token_is_401(client):
+    response = client.post("/", data=b'<?xml version="1.0"?><wps:Execu')
+    assert response.status_code == 401
+    assert exception_text(response.data).startswith("Access denied: Execute and Dismiss need")
 
 
 def test_a_bad_token_is_401_naming_the_reason(client, issuer):

@@ -246,6 +246,35 @@ def test_missing_job_id_is_missing_parameter_value(ask, operation):
     assert locator == ("jobId" if ask.encoding == "kvp" else "JobID")
 
 
+@pytest.mark.parametrize(
+    "job_id",
+    ["a\x00b", "\x01", "a b", "x" * 65, "caf\u00e9"],
+    ids=["nul", "soh", "space", "long", "e"],
+)
+@pytest.mark.parametrize("operation", ["GetStatus", "GetResult", "Dismiss"])
+def test_a_job_id_that_cannot_be_one_is_invalid(store, client, operation, job_id):
+    query = {"service": "WPS", "version": "2.0.0", "request": operation, "jobId": job_id}
+    code, exception, locator, text = exception_of(client.get("/", query_string=query))
+    assert (code, exception, locator) == (400, "InvalidParameterValue", "jobId")
+    assert "is not a job id" in text
+
+
+def test_a_control_character_reference_in_an_xml_job_id_is_invalid_xml(client):
+    body = (
+        f'<wps:GetStatus service="WPS" version="2.0.0" xmlns:wps="{NS["wps"]}">'
+        "<wps:JobID>&#1;</wps:JobID></wps:GetStatus>"
+    )
+    code, exception, _, text = exception_of(client.post("/", data=body))
+    assert (code, exception) == (400, "InvalidParameterValue")
+    assert text.startswith("invalid XML")
+
+
+def test_truncated_xml_is_passed_on(client, opened):
+    body = '<?xml version="1.0"?><wps:Execu'
+    assert client.post("/", data=body).json == {"method": "POST", "query": "", "data": body}
+    assert opened == []
+
+
 def test_kvp_parameter_names_are_case_insensitive(store, client):
     submit(store, "j1")
     response = client.get("/?SERVICE=WPS&Version=2.0.0&REQUEST=GetStatus&JOBID=j1")
