@@ -13,7 +13,6 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from pywps import Service
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.shared_data import SharedDataMiddleware
@@ -33,6 +32,7 @@ from cp4cds_wps.meta.links import InputMetadata, meta_url
 from cp4cds_wps.meta.service import MetaWps
 from cp4cds_wps.metrics import Metrics
 from cp4cds_wps.processes import processes
+from cp4cds_wps.processes.service import CheckedService
 from cp4cds_wps.request_guard import MAX_BODY_MB, RequestGuard
 from cp4cds_wps.wps2 import Wps2Jobs
 
@@ -189,7 +189,7 @@ def create_app(settings: Settings | None = None):
     settings = settings or get_settings()
     cfg_file = prepare(settings)
     main = processes()
-    service = Service(processes=main, cfgfiles=[str(cfg_file)])
+    service = CheckedService(main, cfgfiles=[str(cfg_file)])
     wps = Wps2Jobs(
         InputMetadata(service, main),
         lambda: JobStore.from_settings(settings),

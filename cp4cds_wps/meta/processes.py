@@ -23,7 +23,7 @@ from cp4cds_wps.meta.availability import availability
 from cp4cds_wps.meta.estimate import estimate
 from cp4cds_wps.meta.resolve import resolve
 from cp4cds_wps.meta.selection import OPTIONS, parse_selection
-from cp4cds_wps.processes.common import rejected_as_wps_exception
+from cp4cds_wps.processes.common import MAX_OCCURS, rejected_as_wps_exception
 
 #: Inputs of the main WPS's processes that ``estimate`` takes by name.
 REQUEST_INPUTS = (
@@ -39,6 +39,8 @@ REQUEST_INPUTS = (
     "grid",
     "custom_grid",
 )
+#: How many values of one facet may be given as repeated inputs.
+FACET_VALUES = 100
 _OPTION_ABSTRACTS = {
     "time": "Time range start/end to check against the chosen dataset. Example: 1990/2000",
     "area": "Area west,south,east,north (degrees) to check against the chosen dataset.",
@@ -48,14 +50,14 @@ _OPTION_ABSTRACTS = {
 }
 
 
-def _text(identifier: str, abstract: str, *, required: bool = False, many: bool = False):
+def _text(identifier: str, abstract: str, *, required: bool = False, max_occurs: int = 1):
     return LiteralInput(
         identifier,
         identifier.replace("_", " ").capitalize(),
         abstract=abstract,
         data_type="string",
         min_occurs=1 if required else 0,
-        max_occurs=100 if many else 1,
+        max_occurs=max_occurs,
     )
 
 
@@ -65,7 +67,7 @@ def _facet_inputs() -> list[LiteralInput]:
             name,
             f"Selected {name} value(s): several values (repeated input or comma separated) "
             "match any of them.",
-            many=True,
+            max_occurs=FACET_VALUES,
         )
         for name in FACET_ORDER
     ]
@@ -177,7 +179,11 @@ class Estimate(MetaProcess):
             inputs=[
                 _text("process", "The main-WPS process, e.g. subset.", required=True),
                 *(
-                    _text(name, f"The {name} input of the process.", many=name == "collection")
+                    _text(
+                        name,
+                        f"The {name} input of the process.",
+                        max_occurs=MAX_OCCURS.get(name, 1),
+                    )
                     for name in REQUEST_INPUTS
                 ),
                 _text(

@@ -15,7 +15,12 @@ from pathlib import Path
 
 from pywps import FORMATS, ComplexOutput, Format, LiteralInput, Process, configuration
 from pywps.app.exceptions import ProcessError
-from pywps.exceptions import InvalidParameterValue, MissingParameterValue, ServerBusy
+from pywps.exceptions import (
+    InvalidParameterValue,
+    MissingParameterValue,
+    NoApplicableCode,
+    ServerBusy,
+)
 from pywps.inout.storage.file import FileStorage
 from pywps.processing.job import Job
 from pywps.response.status import WPS_STATUS
@@ -36,20 +41,23 @@ from cp4cds_wps.wps2 import OWNER_KEY
 MESSAGE_CHARS = ".:!?=,;-_/'()[]+*<>@"
 #: Start and end of an XML CDATA section.
 _CDATA = ("<![CDATA[", "]]>")
+#: Inputs that take a comma separated list, and how many values may be given as repeated
+#: inputs instead (birdy and rooki send a Python list so); all others take one value.
+MAX_OCCURS = {"collection": 1000, "dims": len(DIMS), "area": 4}
 
 
 def text_input(
     identifier: str, title: str, abstract: str, *, required: bool = False
 ) -> LiteralInput:
-    """A single string input (the form of all rook-style inputs), linked to the meta-WPS
-    processes that tell its valid values."""
+    """A string input (the form of all rook-style inputs), linked to the meta-WPS processes
+    that tell its valid values; repeatable when it takes a list (:data:`MAX_OCCURS`)."""
     return LiteralInput(
         identifier,
         title,
         abstract=abstract,
         data_type="string",
         min_occurs=1 if required else 0,
-        max_occurs=1,
+        max_occurs=MAX_OCCURS.get(identifier, 1),
         metadata=meta_links(identifier),
     )
 
@@ -59,7 +67,8 @@ def collection_input() -> LiteralInput:
     return text_input(
         "collection",
         "Collection",
-        "A dataset identifier or list of comma separated identifiers. "
+        "A dataset identifier or list of comma separated identifiers (or the input "
+        "repeated). "
         "Example: CMIP6.CMIP.IPSL.IPSL-CM6A-LR.historical.r1i1p1f1.Amon.rlds.gr.v20180803",
         required=True,
     )
@@ -91,7 +100,7 @@ def area_input() -> LiteralInput:
         "area",
         "Area",
         "The area to subset over separated by commas: west,south,east,north in "
-        "degrees. Example: 0.,49.,10.,65",
+        "degrees (or the four values as repeated inputs). Example: 0.,49.,10.,65",
     )
 
 
@@ -124,7 +133,8 @@ def dims_input() -> LiteralInput:
     return text_input(
         "dims",
         "Dimensions",
-        f"Comma separated dimensions to average over, out of {', '.join(DIMS)}. Means over "
+        f"Comma separated dimensions to average over (or the input repeated), out of "
+        f"{', '.join(DIMS)}. Means over "
         "latitude and longitude are weighted by cell area (areacella/areacello when the "
         "archive has them); on curvilinear and rotated-pole grids average both together. "
         "Example: latitude,longitude",
@@ -178,10 +188,12 @@ def result_outputs() -> list[ComplexOutput]:
 
 
 def literal(request, name: str, default=None):
-    """Value of a literal input, or ``default`` when it was not given."""
-    if name in request.inputs and request.inputs[name]:
-        return request.inputs[name][0].data
-    return default
+    """Value of a literal input, or ``default`` when it was not given; the values of a
+    repeated input joined by commas."""
+    values = [value.data for value in request.inputs.get(name) or ()]
+    if len(values) > 1:
+        return ",".join(str(value) for value in values)
+    return values[0] if values else default
 
 
 def complex_text(request, name: str) -> str | None:
@@ -203,15 +215,52 @@ def inventory() -> Inventory:
     return Inventory.from_settings(get_settings())
 
 
+#: The OGC exception of each kind of typed error with an input at fault.
+_INPUT_EXCEPTIONS = (
+    (errors.MissingParameter, MissingParameterValue),
+    (errors.InvalidParameter, InvalidParameterValue),
+)
+
+
+def _exception_class(err: errors.ServiceError) -> type[NoApplicableCode]:
+    return next((cls for kind, cls in _INPUT_EXCEPTIONS if isinstance(err, kind)), NoApplicableCode)
+
+
+def wps_exception(err: errors.ServiceError) -> NoApplicableCode:
+    """The OGC exception (HTTP 400) of a typed error: MissingParameterValue or
+    InvalidParameterValue with the input as locator, else NoApplicableCode with the reason.
+
+    HTTP 400 also for failures that are no fault of the request (e.g. an archive file
+    changed since the scan): OWSLib and birdy show the text of a 400 answer, not of a 500.
+    """
+    exception = _exception_class(err)
+    if exception is NoApplicableCode:
+        return NoApplicableCode(str(err), code=400)
+    return exception(str(err), locator=err.name)
+
+
 @contextmanager
 def rejected_as_wps_exception() -> Iterator[None]:
     """Turn errors found before a job is accepted into OGC exception reports (HTTP 400)."""
     try:
         yield
-    except errors.MissingParameter as err:
-        raise MissingParameterValue(str(err), locator=err.name) from err
-    except errors.InvalidParameter as err:
-        raise InvalidParameterValue(str(err), locator=err.name) from err
+    except errors.ServiceError as err:
+        raise wps_exception(err) from err
+
+
+def sync_failure(err: BaseException | None) -> NoApplicableCode:
+    """The OGC exception answering a synchronous execution that failed with ``err``.
+
+    Typed errors (also as the cause of the ``ProcessError`` PyWPS reports) are answered as
+    :func:`wps_exception` answers them; anything else is NoApplicableCode (HTTP 500) without
+    details, which go to the service log.
+    """
+    cause = err.__cause__ if isinstance(err, ProcessError) else err
+    if isinstance(cause, errors.ServiceError):
+        return wps_exception(cause)
+    if isinstance(err, ProcessError):
+        return NoApplicableCode(str(err), code=500)
+    return NoApplicableCode("the process failed; the service log has the details", code=500)
 
 
 @contextmanager
@@ -219,17 +268,11 @@ def failed_as_process_error() -> Iterator[None]:
     """Turn errors found while a job runs into a readable failure message of its status."""
     try:
         yield
-    except errors.MissingParameter as err:
-        raise ProcessError(
-            f"MissingParameterValue: {err}", max_length=2000, allowed_chars=MESSAGE_CHARS
-        ) from err
-    except errors.InvalidParameter as err:
-        raise ProcessError(
-            f"InvalidParameterValue: {err}", max_length=2000, allowed_chars=MESSAGE_CHARS
-        ) from err
     except errors.ServiceError as err:
         raise ProcessError(
-            f"NoApplicableCode: {err}", max_length=2000, allowed_chars=MESSAGE_CHARS
+            f"{_exception_class(err).__name__}: {err}",
+            max_length=2000,
+            allowed_chars=MESSAGE_CHARS,
         ) from err
 
 
@@ -277,8 +320,14 @@ class JobProcess(Process):
 
     PyWPS's own fork is not used: an async Execute is recorded in the store and answered
     with PyWPS's usual "accepted" status document; the dispatcher runs it later in a worker
-    (see ``cp4cds_wps.jobs``). Synchronous executions run here, as PyWPS runs them.
+    (see ``cp4cds_wps.jobs``). Synchronous executions run here, as PyWPS runs them; when
+    one fails, the answer is an OGC exception report saying why (:func:`sync_failure`), not
+    an execute response whose status says "failed" (which birdy reports as "Sorry, process
+    failed.").
     """
+
+    #: What made the handler fail (set by subclasses' handlers).
+    failure: BaseException | None = None
 
     def execute(self, wps_request, uuid):
         """Refuse a request over the configured limits (``[limits]``) before accepting it,
@@ -296,7 +345,10 @@ class JobProcess(Process):
 
     def _execute_process(self, async_, wps_request, wps_response):
         if not async_:
-            return super()._execute_process(async_, wps_request, wps_response)
+            wps_response = super()._execute_process(async_, wps_request, wps_response)
+            if wps_response.status == WPS_STATUS.FAILED:
+                raise sync_failure(self.failure)
+            return wps_response
         settings = get_settings()
         wps_response._update_status(WPS_STATUS.ACCEPTED, "queued", 0)
         try:
@@ -364,6 +416,13 @@ class DataProcess(JobProcess):
         return super().execute(wps_request, uuid)
 
     def _handler(self, wps_request, response):
+        try:
+            return self._run(wps_request, response)
+        except Exception as err:
+            self.failure = err
+            raise
+
+    def _run(self, wps_request, response):
         settings = get_settings()
         out_dir, out_url = job_dir(self, settings)
         with failed_as_process_error():

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from birdy import WPSClient
+from owslib.util import ServiceException
 from owslib.wps import WebProcessingService
 
 from cp4cds_wps.inventory import Inventory
@@ -181,8 +182,9 @@ def test_bad_input_is_refused_before_a_job_starts(wps_url, identifier, inputs, c
 
 def test_a_dim_only_the_data_show_missing_fails_the_job_with_the_reason(wps_url, settings):
     before = set(settings.output_dir.rglob("*.nc"))
-    response = WPSClient(wps_url).average(collection=CORDEX, dims="level")
-    assert not response.isSucceded()
-    message = " ".join(e.text for e in response.errors)
-    assert "InvalidParameterValue: dims: dataset has no level axis; its dimensions are" in message
+    with pytest.raises(ServiceException) as refused:  # a synchronous failure: an exception report
+        WPSClient(wps_url).average(collection=CORDEX, dims="level")
+    message = str(refused.value)
+    assert 'exceptionCode="InvalidParameterValue" locator="dims"' in message
+    assert "dims: dataset has no level axis; its dimensions are" in message
     assert set(settings.output_dir.rglob("*.nc")) == before
