@@ -23,6 +23,7 @@ from cp4cds_wps.meta.availability import availability
 from cp4cds_wps.meta.estimate import estimate
 from cp4cds_wps.meta.resolve import resolve
 from cp4cds_wps.meta.selection import OPTIONS, parse_selection
+from cp4cds_wps.ops.params import parse_json
 from cp4cds_wps.processes.common import MAX_OCCURS, rejected_as_wps_exception
 
 #: Inputs of the main WPS's processes that ``estimate`` takes by name.
@@ -89,10 +90,7 @@ def _values(request) -> dict[str, list[str]]:
 def _json_object(text: str | None) -> dict[str, str | None]:
     if not text:
         return {}
-    try:
-        value = json.loads(text)
-    except ValueError as err:
-        raise InvalidParameter("inputs", f"not JSON: {err}") from err
+    value = parse_json(text, "inputs")
     if not isinstance(value, dict):
         raise InvalidParameter("inputs", "must be a JSON object of input names to values")
     return {str(k): None if v is None else str(v) for k, v in value.items()}
