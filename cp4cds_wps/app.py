@@ -32,6 +32,7 @@ from cp4cds_wps.meta.links import InputMetadata, meta_url
 from cp4cds_wps.meta.service import MetaWps
 from cp4cds_wps.metrics import Metrics
 from cp4cds_wps.processes import processes
+from cp4cds_wps.processes.references import ReferenceFetcher
 from cp4cds_wps.processes.service import CheckedService
 from cp4cds_wps.request_guard import MAX_BODY_MB, RequestGuard
 from cp4cds_wps.wps2 import Wps2Jobs
@@ -189,7 +190,8 @@ def create_app(settings: Settings | None = None):
     settings = settings or get_settings()
     cfg_file = prepare(settings)
     main = processes()
-    service = CheckedService(main, cfgfiles=[str(cfg_file)])
+    fetch = ReferenceFetcher(settings.references) if settings.references.allowed_prefixes else None
+    service = CheckedService(main, cfgfiles=[str(cfg_file)], fetch=fetch)
     wps = Wps2Jobs(
         InputMetadata(service, main),
         lambda: JobStore.from_settings(settings),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -226,13 +226,29 @@ def _exception_class(err: errors.ServiceError) -> type[NoApplicableCode]:
     return next((cls for kind, cls in _INPUT_EXCEPTIONS if isinstance(err, kind)), NoApplicableCode)
 
 
-def wps_exception(err: errors.ServiceError) -> NoApplicableCode:
+def fetched_inputs(wps_request) -> Mapping[str, str]:
+    """The inputs of ``wps_request`` the server fetched by reference: name -> URL."""
+    return getattr(wps_request, "fetched", None) or {}
+
+
+def wps_exception(
+    err: errors.ServiceError, fetched: Mapping[str, str] | None = None
+) -> NoApplicableCode:
     """The OGC exception (HTTP 400) of a typed error: MissingParameterValue or
     InvalidParameterValue with the input as locator, else NoApplicableCode with the reason.
 
     HTTP 400 also for failures that are no fault of the request (e.g. an archive file
     changed since the scan): OWSLib and birdy show the text of a 400 answer, not of a 500.
+    An error about an input the server fetched by reference (``fetched``: name -> URL) does
+    not show the reason, which may quote what was fetched.
     """
+    name = getattr(err, "name", None)
+    if fetched and name in fetched:
+        return InvalidParameterValue(
+            f"{name}: the document at {fetched[name]} is no valid {name} (what it holds is "
+            f"not shown: send the {name} itself in the request to see what is wrong)",
+            locator=name,
+        )
     exception = _exception_class(err)
     if exception is NoApplicableCode:
         return NoApplicableCode(str(err), code=400)
@@ -240,15 +256,17 @@ def wps_exception(err: errors.ServiceError) -> NoApplicableCode:
 
 
 @contextmanager
-def rejected_as_wps_exception() -> Iterator[None]:
+def rejected_as_wps_exception(fetched: Mapping[str, str] | None = None) -> Iterator[None]:
     """Turn errors found before a job is accepted into OGC exception reports (HTTP 400)."""
     try:
         yield
     except errors.ServiceError as err:
-        raise wps_exception(err) from err
+        raise wps_exception(err, fetched) from err
 
 
-def sync_failure(err: BaseException | None) -> NoApplicableCode:
+def sync_failure(
+    err: BaseException | None, fetched: Mapping[str, str] | None = None
+) -> NoApplicableCode:
     """The OGC exception answering a synchronous execution that failed with ``err``.
 
     Typed errors (also as the cause of the ``ProcessError`` PyWPS reports) are answered as
@@ -257,7 +275,7 @@ def sync_failure(err: BaseException | None) -> NoApplicableCode:
     """
     cause = err.__cause__ if isinstance(err, ProcessError) else err
     if isinstance(cause, errors.ServiceError):
-        return wps_exception(cause)
+        return wps_exception(cause, fetched)
     if isinstance(err, ProcessError):
         return NoApplicableCode(str(err), code=500)
     return NoApplicableCode("the process failed; the service log has the details", code=500)
@@ -332,7 +350,7 @@ class JobProcess(Process):
     def execute(self, wps_request, uuid):
         """Refuse a request over the configured limits (``[limits]``) before accepting it,
         with the reason the meta-WPS ``estimate`` gives."""
-        with rejected_as_wps_exception():
+        with rejected_as_wps_exception(fetched_inputs(wps_request)):
             check_limits(self.identifier, wps_inputs(wps_request), inventory(), get_settings())
         return super().execute(wps_request, uuid)
 
@@ -347,7 +365,7 @@ class JobProcess(Process):
         if not async_:
             wps_response = super()._execute_process(async_, wps_request, wps_response)
             if wps_response.status == WPS_STATUS.FAILED:
-                raise sync_failure(self.failure)
+                raise sync_failure(self.failure, fetched_inputs(wps_request))
             return wps_response
         settings = get_settings()
         wps_response._update_status(WPS_STATUS.ACCEPTED, "queued", 0)
@@ -411,7 +429,7 @@ class DataProcess(JobProcess):
 
     def execute(self, wps_request, uuid):
         """Validate the request before PyWPS accepts it, so bad input is an OGC exception."""
-        with rejected_as_wps_exception():
+        with rejected_as_wps_exception(fetched_inputs(wps_request)):
             self.plan(self.parse(wps_request), inventory())
         return super().execute(wps_request, uuid)
 

@@ -107,8 +107,14 @@ def check_outputs(process: Process, wps_request: WPSRequest) -> None:
 
 def take_references(
     process: Process, inputs: Mapping[str, list[dict]], fetch: Fetcher | None
-) -> None:
+) -> dict[str, str]:
     """Replace each input given by reference by the text ``fetch`` gets for it, in place.
+
+    Returns
+    -------
+    dict
+        The URL of each input fetched, by input name (errors about these inputs must not
+        show what was fetched: :func:`cp4cds_wps.processes.common.wps_exception`).
 
     Raises
     ------
@@ -118,6 +124,7 @@ def take_references(
         ``fetch`` is given (the service then fetches none).
     """
     complex_inputs = {i.identifier for i in process.inputs if isinstance(i, ComplexInput)}
+    fetched = {}
     for name, values in inputs.items():
         for value in values:
             url = value.get("href")
@@ -145,6 +152,8 @@ def take_references(
             for key in ("href", "method", name):
                 value.pop(key, None)
             value["data"] = text
+            fetched[name] = url
+    return fetched
 
 
 class CheckedService(Service):
@@ -186,5 +195,5 @@ class CheckedService(Service):
     def _parse_and_execute(self, process, wps_request, uuid):
         check_inputs(process, wps_request.inputs)
         check_outputs(process, wps_request)
-        take_references(process, wps_request.inputs, self.fetch)
+        wps_request.fetched = take_references(process, wps_request.inputs, self.fetch)
         return super()._parse_and_execute(process, wps_request, uuid)
