@@ -203,6 +203,9 @@ class Wps2Jobs:
         Seconds a client should wait before polling a job that is not final again.
     retention
         How long finished jobs are kept (gives ``ExpirationDate``); ``None`` leaves it out.
+    private
+        Whether the status and result of a job with an owner are for its owner only (the
+        requester given under :data:`OWNER_KEY`).
     """
 
     def __init__(
@@ -212,11 +215,13 @@ class Wps2Jobs:
         *,
         next_poll: float = 5.0,
         retention: timedelta | None = None,
+        private: bool = False,
     ):
         self.app = app
         self.store_factory = store_factory
         self.next_poll = timedelta(seconds=next_poll)
         self.retention = retention
+        self.private = private
         self._store: JobStore | None = None
         self._lock = threading.Lock()
 
@@ -276,6 +281,13 @@ class Wps2Jobs:
             raise OwsException(
                 "NoApplicableCode", "only the job's owner can dismiss it", 403, "JobID"
             ) from err
+        if self.private and record.owner is not None and owner != record.owner:
+            raise OwsException(
+                "NoApplicableCode",
+                "only the job's owner can read its status and result",
+                403,
+                "JobID",
+            )
         if job_request.operation == "GetResult":
             return self._result(record)
         return status_info(

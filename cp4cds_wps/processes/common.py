@@ -30,6 +30,7 @@ from cp4cds_wps import __version__, errors
 from cp4cds_wps.config import Settings, get_settings
 from cp4cds_wps.inventory import Inventory
 from cp4cds_wps.jobs.store import JobStore, QueueFull
+from cp4cds_wps.jobs.worker import output_urls
 from cp4cds_wps.meta.estimate import check_limits, wps_inputs
 from cp4cds_wps.meta.links import meta_links
 from cp4cds_wps.ops.average import DIMS, FREQS
@@ -362,12 +363,21 @@ class JobProcess(Process):
         )
 
     def _execute_process(self, async_, wps_request, wps_response):
+        settings = get_settings()
         if not async_:
             wps_response = super()._execute_process(async_, wps_request, wps_response)
             if wps_response.status == WPS_STATUS.FAILED:
                 raise sync_failure(self.failure, fetched_inputs(wps_request))
+            owner = requester(wps_request)
+            if owner is not None and settings.auth.private_results:
+                # its outputs are its owner's: /outputs serves them to the owner only
+                job_store(settings.jobs.database).record_done(
+                    str(self.uuid),
+                    self.identifier,
+                    owner=owner,
+                    outputs=output_urls(wps_response.doc),
+                )
             return wps_response
-        settings = get_settings()
         wps_response._update_status(WPS_STATUS.ACCEPTED, "queued", 0)
         try:
             job_store(settings.jobs.database).submit(
