@@ -193,7 +193,12 @@ class CheckedService(Service):
         return super().call(http_request)
 
     def _parse_and_execute(self, process, wps_request, uuid):
-        check_inputs(process, wps_request.inputs)
-        check_outputs(process, wps_request)
-        wps_request.fetched = take_references(process, wps_request.inputs, self.fetch)
-        return super()._parse_and_execute(process, wps_request, uuid)
+        try:
+            check_inputs(process, wps_request.inputs)
+            check_outputs(process, wps_request)
+            wps_request.fetched = take_references(process, wps_request.inputs, self.fetch)
+            return super()._parse_and_execute(process, wps_request, uuid)
+        except Exception:
+            # refused (or failed) before a job was accepted: PyWPS leaves its working folder
+            process.clean()
+            raise

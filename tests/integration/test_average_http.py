@@ -93,19 +93,23 @@ def test_rooki_averages_unchanged(wps_url, monkeypatch):
     assert result.download_urls()[0].startswith(f"{wps_url.removesuffix('/wps')}/outputs/")
 
 
-def test_area_mean_of_a_curvilinear_grid_uses_areacello_async(wps_url, inventory, tmp_path):
-    response = WPSClient(wps_url, progress=True).average(
-        collection=SEA_ICE, dims="latitude,longitude"
-    )
-    out, failures = result_file(response, tmp_path)
+def sea_ice_area_mean(inventory) -> np.ndarray:
+    """The areacello-weighted mean of SEA_ICE (a curvilinear grid) at each time, by numpy."""
     src, fx = source(inventory, SEA_ICE), source(inventory, AREACELLO)
     rows = np.flatnonzero(np.isin(fx.y.values.round(4), src.y.values.round(4)))
     cols = np.flatnonzero(np.isin(fx.x.values.round(4), src.x.values.round(4)))
     areas = fx.areacello.values[np.ix_(rows, cols)].astype(float)
     values = src.siconc.values.astype(float)
     valid = ~np.isnan(values)
-    expected = np.nansum(values * areas, axis=(1, 2)) / (valid * areas).sum(axis=(1, 2))
-    np.testing.assert_allclose(out.siconc.values, expected, rtol=1e-5)
+    return np.nansum(values * areas, axis=(1, 2)) / (valid * areas).sum(axis=(1, 2))
+
+
+def test_area_mean_of_a_curvilinear_grid_uses_areacello_async(wps_url, inventory, tmp_path):
+    response = WPSClient(wps_url, progress=True).average(
+        collection=SEA_ICE, dims="latitude,longitude"
+    )
+    out, failures = result_file(response, tmp_path)
+    np.testing.assert_allclose(out.siconc.values, sea_ice_area_mean(inventory), rtol=1e-5)
     assert "cell areas from areacello" in out.siconc.attrs["cell_methods"]
     assert not failures
 
