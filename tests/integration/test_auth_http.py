@@ -4,20 +4,27 @@ need a valid token, everything else stays public, jobs belong to the token's use
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import threading
 import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
+import jwt
 import pytest
 import requests
+from cryptography.hazmat.primitives import serialization
+from jwt.algorithms import RSAAlgorithm
 from owslib.wps import WebProcessingService
 
 from tests.oidc_issuer import AUDIENCE, SCOPE, Issuer, rsa_key
 
 from ..jobs.conftest import QUICK, SLOW
+from ..processes.test_references import Site
 from .test_jobs_http import Service, final_document, job_id, service
 
 pytestmark = pytest.mark.realdata
@@ -259,3 +266,96 @@ def test_only_the_owner_dismisses_a_job(secured, issuer):
         assert answer.status_code == 200, answer.text
         assert ET.fromstring(answer.content).findtext("wps:Status", None, NS) == "Dismissed"
     assert secured.store.get(queued).state == "dismissed"
+
+
+# token attacks ---------------------------------------------------------------------------
+
+
+def forged_claims(issuer: Issuer) -> str:
+    """alice's valid token with its claims replaced by bob's (the signature left as it was)."""
+    header, _, signature = issuer.token("alice").split(".")
+    payload = jwt.utils.base64url_encode(json.dumps(issuer.claims("bob")).encode()).decode()
+    return f"{header}.{payload}.{signature}"
+
+
+def hs256_with_public_key(issuer: Issuer) -> str:
+    """A token HMAC-signed with the issuer's public key: the algorithm confusion attack."""
+    pem = (
+        issuer.keys["key-1"]
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    parts = [
+        jwt.utils.base64url_encode(json.dumps(part).encode()).decode()
+        for part in ({"alg": "HS256", "typ": "JWT", "kid": "key-1"}, issuer.claims())
+    ]
+    signing_input = ".".join(parts).encode()
+    signature = hmac.new(pem, signing_input, hashlib.sha256).digest()
+    return f"{signing_input.decode()}.{jwt.utils.base64url_encode(signature).decode()}"
+
+
+def with_header(issuer: Issuer, **header) -> str:
+    """A token signed by a key of the attacker's, naming it in the header as ``header`` says."""
+    return jwt.encode(issuer.claims(), rsa_key(), algorithm="RS256", headers=header)
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda i: jwt.encode(i.claims(), None, algorithm="none"), "signed with 'none'"),
+        (hs256_with_public_key, "signed with 'HS256', not RS256"),
+        (lambda i: with_header(i, kid="../../../../dev/null"), "does not publish"),
+        (lambda i: with_header(i, kid="key-1' OR '1'='1"), "does not publish"),
+        (forged_claims, "the token's signature is invalid"),
+        (lambda i: i.token(sub=None), "the token has no 'sub' claim"),
+        (lambda i: i.token(iss=i.url + "/"), "not issued by"),
+        (lambda i: "a.b.c", "not a JWT"),
+        (lambda i: "", "the Authorization header holds no token"),
+    ],
+    ids=["alg-none", "hs256-confusion", "kid-path", "kid-sql", "forged-claims", "no-sub",
+         "issuer-lookalike", "garbage", "empty"],
+)  # fmt: skip
+def test_token_attacks_are_refused_with_the_reason(secured, issuer, make, reason):
+    accepted = secured.store.counts()["accepted"]
+    code, _, text = refusal(execute_kvp(secured.wps_url, QUICK, make(issuer) or " "))
+    assert code == 401
+    assert reason in text
+    assert secured.store.counts()["accepted"] == accepted
+
+
+@pytest.mark.parametrize("claim", ["jku", "x5u", "jwk"])
+def test_keys_named_by_the_token_itself_are_never_fetched_nor_used(secured, issuer, claim):
+    attacker = rsa_key()
+    site = Site()
+    threading.Thread(target=site.server.serve_forever, daemon=True).start()
+    try:
+        public = json.loads(RSAAlgorithm.to_jwk(attacker.public_key()))
+        where = {"jwk": {**public, "kid": "key-1"}}.get(claim, f"{site.url}/keys")
+        token = jwt.encode(
+            issuer.claims(), attacker, algorithm="RS256", headers={"kid": "key-1", claim: where}
+        )
+        code, _, text = refusal(execute_kvp(secured.wps_url, QUICK, token))
+        assert (code, text) == (401, "Access denied: the token's signature is invalid")
+        assert site.hits == []
+    finally:
+        site.server.shutdown()
+        site.server.server_close()
+
+
+def test_a_token_elsewhere_than_the_authorization_header_is_no_token(secured, issuer):
+    token = issuer.token("alice")
+    query = {
+        "service": "WPS",
+        "version": "1.0.0",
+        "request": "Execute",
+        "identifier": "subset",
+        "DataInputs": QUICK,
+        "access_token": token,
+    }
+    response = requests.get(secured.wps_url, params=query, cookies={"token": token}, timeout=60)
+    assert refusal(response)[:2] == (401, 'Bearer realm="cp4cds-wps"')
+
+
+def test_a_huge_token_is_refused_not_a_500(secured):
+    response = execute_kvp(secured.wps_url, QUICK, "x" * 20000)
+    assert 400 <= response.status_code < 500
