@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 import urllib.parse
 import xml.etree.ElementTree as ET
@@ -326,9 +325,7 @@ def test_token_attacks_are_refused_with_the_reason(secured, issuer, make, reason
 @pytest.mark.parametrize("claim", ["jku", "x5u", "jwk"])
 def test_keys_named_by_the_token_itself_are_never_fetched_nor_used(secured, issuer, claim):
     attacker = rsa_key()
-    site = Site()
-    threading.Thread(target=site.server.serve_forever, daemon=True).start()
-    try:
+    with Site() as site:
         public = json.loads(RSAAlgorithm.to_jwk(attacker.public_key()))
         where = {"jwk": {**public, "kid": "key-1"}}.get(claim, f"{site.url}/keys")
         token = jwt.encode(
@@ -337,9 +334,6 @@ def test_keys_named_by_the_token_itself_are_never_fetched_nor_used(secured, issu
         code, _, text = refusal(execute_kvp(secured.wps_url, QUICK, token))
         assert (code, text) == (401, "Access denied: the token's signature is invalid")
         assert site.hits == []
-    finally:
-        site.server.shutdown()
-        site.server.server_close()
 
 
 def test_a_token_elsewhere_than_the_authorization_header_is_no_token(secured, issuer):

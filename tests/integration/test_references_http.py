@@ -5,7 +5,6 @@ shown in an answer nor left in the work folder."""
 from __future__ import annotations
 
 import json
-import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,11 +30,8 @@ CELL = {"type": "Polygon", "coordinates": [[[-1, 60], [1, 60], [1, 61.5], [-1, 6
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
-    running = Site()
-    threading.Thread(target=running.server.serve_forever, daemon=True).start()
-    yield running
-    running.server.shutdown()
-    running.server.server_close()
+    with Site() as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,8 @@ SECRET = "internal-secret-4711"
 
 
 class Site:
-    """A local web server; ``hits`` lists the paths asked for."""
+    """A local web server, running while used as a context manager; ``hits`` lists the paths
+    asked for."""
 
     def __init__(self):
         self.hits: list[str] = []
@@ -40,6 +41,14 @@ class Site:
         self.server.daemon_threads = True
         self.port = self.server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Site:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
     def answer(self, handler: BaseHTTPRequestHandler) -> None:
         path = handler.path
@@ -98,11 +107,8 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
-    running = Site()
-    threading.Thread(target=running.server.serve_forever, daemon=True).start()
-    yield running
-    running.server.shutdown()
-    running.server.server_close()
+    with Site() as running:
+        yield running
 
 
 def fetcher(*prefixes: str, timeout: int = 2, max_mb: int = 1) -> ReferenceFetcher:
