@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 
 from pywps import FORMATS, ComplexOutput, Format, LiteralInput, Process
@@ -24,6 +25,7 @@ from cp4cds_wps.meta.estimate import estimate
 from cp4cds_wps.meta.resolve import resolve
 from cp4cds_wps.meta.selection import OPTIONS, parse_selection
 from cp4cds_wps.ops.params import parse_json
+from cp4cds_wps.processes import processes
 from cp4cds_wps.processes.common import MAX_OCCURS, rejected_as_wps_exception
 
 #: Inputs of the main WPS's processes that ``estimate`` takes by name.
@@ -94,6 +96,12 @@ def _json_object(text: str | None) -> dict[str, str | None]:
     if not isinstance(value, dict):
         raise InvalidParameter("inputs", "must be a JSON object of input names to values")
     return {str(k): None if v is None else str(v) for k, v in value.items()}
+
+
+@cache
+def main_inputs() -> dict[str, tuple[str, ...]]:
+    """The inputs of each process of the main WPS, by process."""
+    return {p.identifier: tuple(i.identifier for i in p.inputs) for p in processes()}
 
 
 class MetaProcess(Process):
@@ -209,10 +217,17 @@ class Estimate(MetaProcess):
             raise InvalidParameter(
                 "process", f"unknown process {process!r}; the main WPS offers {offered}"
             )
-        extra = _json_object(given.pop("inputs", None))
+        inputs = {**_json_object(given.pop("inputs", None)), **given}
+        known = main_inputs().get(process)
+        unknown = [name for name in inputs if known is not None and name not in known]
+        if unknown:  # as the main WPS refuses them
+            raise InvalidParameter(
+                unknown[0],
+                f"{process} has no input {unknown[0]!r}; its inputs are {', '.join(known)}",
+            )
         found = estimate(
             process,
-            {**extra, **given},
+            inputs,
             Inventory.from_settings(settings),
             max_file_mb=settings.max_file_mb,
         )

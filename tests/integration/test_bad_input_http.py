@@ -297,3 +297,16 @@ def test_no_work_folder_is_left_by_refused_requests(wps_url, settings):
     for inputs in ("bogus=1", f"collection={TINY};time=a/b", f"collection={TINY};time=1;time=2"):
         assert kvp(wps_url, "subset", inputs).status_code == 400
     assert set(work.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    ("data_inputs", "name"),
+    [
+        (f"process=regrid;collection={TINY};time=1850/1851", "time"),
+        (f'process=subset;collection={TINY};inputs={{"bogus": "1"}}', "bogus"),
+    ],
+)
+def test_estimate_refuses_inputs_the_main_process_does_not_have(server, data_inputs, name):
+    locator, text = refused(kvp(f"{server}/meta-wps", "estimate", data_inputs))
+    assert locator == name
+    assert f"has no input '{name}'; its inputs are collection, " in text
