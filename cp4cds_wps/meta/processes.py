@@ -26,7 +26,8 @@ from cp4cds_wps.meta.resolve import resolve
 from cp4cds_wps.meta.selection import OPTIONS, parse_selection
 from cp4cds_wps.ops.params import parse_json
 from cp4cds_wps.processes import processes
-from cp4cds_wps.processes.common import MAX_OCCURS, rejected_as_wps_exception
+from cp4cds_wps.processes.common import MAX_OCCURS
+from cp4cds_wps.processes.failures import rejected_as_wps_exception
 
 #: Inputs of the main WPS's processes that ``estimate`` takes by name.
 REQUEST_INPUTS = (

@@ -1,4 +1,5 @@
-"""What every data process shares: input and output definitions, error translation, outputs.
+"""What every data process shares: input and output definitions, outputs, job handling
+(errors become WPS exceptions in :mod:`cp4cds_wps.processes.failures`).
 
 Input names and outputs follow roocs' rook service, so that the Climate Data Store's client
 ``rooki`` and scripts written for rook work unchanged.
@@ -8,25 +9,18 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 from pywps import FORMATS, ComplexOutput, Format, LiteralInput, Process, configuration
-from pywps.app.exceptions import ProcessError
-from pywps.exceptions import (
-    InvalidParameterValue,
-    MissingParameterValue,
-    NoApplicableCode,
-    ServerBusy,
-)
+from pywps.exceptions import ServerBusy
 from pywps.inout.storage.file import FileStorage
 from pywps.processing.job import Job
 from pywps.response.status import WPS_STATUS
 from pywps.validator.mode import MODE
 
-from cp4cds_wps import __version__, errors
+from cp4cds_wps import __version__
 from cp4cds_wps.config import Settings, get_settings
 from cp4cds_wps.inventory import Inventory
 from cp4cds_wps.jobs.store import JobStore, QueueFull
@@ -35,11 +29,15 @@ from cp4cds_wps.meta.estimate import check_limits, wps_inputs
 from cp4cds_wps.meta.links import meta_links
 from cp4cds_wps.ops.average import DIMS, FREQS
 from cp4cds_wps.output.metalink import metalink4
+from cp4cds_wps.processes.failures import (
+    failed_as_process_error,
+    fetched_inputs,
+    rejected_as_wps_exception,
+    sync_failure,
+)
 from cp4cds_wps.tasks.subset import TaskResult
 from cp4cds_wps.wps2 import OWNER_KEY
 
-#: Characters kept in messages of errors raised while a job runs (PyWPS drops all others).
-MESSAGE_CHARS = ".:!?=,;-_/'()[]+*<>@"
 #: Start and end of an XML CDATA section.
 _CDATA = ("<![CDATA[", "]]>")
 #: Inputs that take a comma separated list, and how many values may be given as repeated
@@ -214,85 +212,6 @@ def complex_text(request, name: str) -> str | None:
 def inventory() -> Inventory:
     """The archive inventory of the configured service."""
     return Inventory.from_settings(get_settings())
-
-
-#: The OGC exception of each kind of typed error with an input at fault.
-_INPUT_EXCEPTIONS = (
-    (errors.MissingParameter, MissingParameterValue),
-    (errors.InvalidParameter, InvalidParameterValue),
-)
-
-
-def _exception_class(err: errors.ServiceError) -> type[NoApplicableCode]:
-    return next((cls for kind, cls in _INPUT_EXCEPTIONS if isinstance(err, kind)), NoApplicableCode)
-
-
-def fetched_inputs(wps_request) -> Mapping[str, str]:
-    """The inputs of ``wps_request`` the server fetched by reference: name -> URL."""
-    return getattr(wps_request, "fetched", None) or {}
-
-
-def wps_exception(
-    err: errors.ServiceError, fetched: Mapping[str, str] | None = None
-) -> NoApplicableCode:
-    """The OGC exception (HTTP 400) of a typed error: MissingParameterValue or
-    InvalidParameterValue with the input as locator, else NoApplicableCode with the reason.
-
-    HTTP 400 also for failures that are no fault of the request (e.g. an archive file
-    changed since the scan): OWSLib and birdy show the text of a 400 answer, not of a 500.
-    An error about an input the server fetched by reference (``fetched``: name -> URL) does
-    not show the reason, which may quote what was fetched.
-    """
-    name = getattr(err, "name", None)
-    if fetched and name in fetched:
-        return InvalidParameterValue(
-            f"{name}: the document at {fetched[name]} is no valid {name} (what it holds is "
-            f"not shown: send the {name} itself in the request to see what is wrong)",
-            locator=name,
-        )
-    exception = _exception_class(err)
-    if exception is NoApplicableCode:
-        return NoApplicableCode(str(err), code=400)
-    return exception(str(err), locator=err.name)
-
-
-@contextmanager
-def rejected_as_wps_exception(fetched: Mapping[str, str] | None = None) -> Iterator[None]:
-    """Turn errors found before a job is accepted into OGC exception reports (HTTP 400)."""
-    try:
-        yield
-    except errors.ServiceError as err:
-        raise wps_exception(err, fetched) from err
-
-
-def sync_failure(
-    err: BaseException | None, fetched: Mapping[str, str] | None = None
-) -> NoApplicableCode:
-    """The OGC exception answering a synchronous execution that failed with ``err``.
-
-    Typed errors (also as the cause of the ``ProcessError`` PyWPS reports) are answered as
-    :func:`wps_exception` answers them; anything else is NoApplicableCode (HTTP 500) without
-    details, which go to the service log.
-    """
-    cause = err.__cause__ if isinstance(err, ProcessError) else err
-    if isinstance(cause, errors.ServiceError):
-        return wps_exception(cause, fetched)
-    if isinstance(err, ProcessError):
-        return NoApplicableCode(str(err), code=500)
-    return NoApplicableCode("the process failed; the service log has the details", code=500)
-
-
-@contextmanager
-def failed_as_process_error() -> Iterator[None]:
-    """Turn errors found while a job runs into a readable failure message of its status."""
-    try:
-        yield
-    except errors.ServiceError as err:
-        raise ProcessError(
-            f"{_exception_class(err).__name__}: {err}",
-            max_length=2000,
-            allowed_chars=MESSAGE_CHARS,
-        ) from err
 
 
 def job_dir(process: Process, settings: Settings) -> tuple[Path, str]:

@@ -114,7 +114,7 @@ def take_references(
     -------
     dict
         The URL of each input fetched, by input name (errors about these inputs must not
-        show what was fetched: :func:`cp4cds_wps.processes.common.wps_exception`).
+        show what was fetched: :func:`cp4cds_wps.processes.failures.wps_exception`).
 
     Raises
     ------
