@@ -13,7 +13,6 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from pywps import Service
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.shared_data import SharedDataMiddleware
@@ -22,7 +21,7 @@ from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
 
 from cp4cds_wps import __version__
-from cp4cds_wps.auth import protect
+from cp4cds_wps.auth import TokenVerifier, protect
 from cp4cds_wps.config import Settings, get_settings
 from cp4cds_wps.dashboard import Dashboard
 from cp4cds_wps.errors import ArchiveFileChanged
@@ -32,7 +31,11 @@ from cp4cds_wps.meta.api import ConstraintsApi
 from cp4cds_wps.meta.links import InputMetadata, meta_url
 from cp4cds_wps.meta.service import MetaWps
 from cp4cds_wps.metrics import Metrics
+from cp4cds_wps.private_outputs import PrivateOutputs
 from cp4cds_wps.processes import processes
+from cp4cds_wps.processes.references import ReferenceFetcher
+from cp4cds_wps.processes.service import CheckedService
+from cp4cds_wps.request_guard import MAX_BODY_MB, RequestGuard
 from cp4cds_wps.wps2 import Wps2Jobs
 
 
@@ -55,7 +58,7 @@ def pywps_config(settings: Settings) -> configparser.ConfigParser:
         "parallelprocesses": "-1",
         "maxprocesses": "-1",
         "maxsingleinputsize": "10mb",
-        "maxrequestsize": "20mb",
+        "maxrequestsize": f"{MAX_BODY_MB}mb",
         "allowedinputpaths": "",
         "cleantempdir": "true",
     }
@@ -188,20 +191,26 @@ def create_app(settings: Settings | None = None):
     settings = settings or get_settings()
     cfg_file = prepare(settings)
     main = processes()
-    service = Service(processes=main, cfgfiles=[str(cfg_file)])
+    fetch = ReferenceFetcher(settings.references) if settings.references.allowed_prefixes else None
+    service = CheckedService(main, cfgfiles=[str(cfg_file)], fetch=fetch)
+    verifier = TokenVerifier(settings.auth) if settings.auth.enabled else None
+    private = verifier is not None and settings.auth.private_results
     wps = Wps2Jobs(
         InputMetadata(service, main),
         lambda: JobStore.from_settings(settings),
         retention=timedelta(days=settings.jobs.retention_days),
+        private=private,
     )
     names = [p.identifier for p in main]
     mounts = {
-        "/wps": protect(wps, settings.auth),
-        "/meta-wps": MetaWps(settings, names),
+        "/wps": RequestGuard(protect(wps, settings.auth, verifier)),
+        "/meta-wps": RequestGuard(MetaWps(settings, names)),
         "/api": ConstraintsApi(settings, names),
         "/dashboard": Dashboard(settings),
     }
     frontend = Frontend(settings)
     app = DispatcherMiddleware(frontend, mounts)
     app = SharedDataMiddleware(app, {"/outputs": str(settings.output_dir)})
+    if private:
+        app = PrivateOutputs(app, lambda: frontend.jobs, verifier)
     return Metrics(app, settings, frontend.jobs)

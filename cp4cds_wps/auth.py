@@ -1,15 +1,16 @@
 """Bearer-token check on WPS Execute and Dismiss: OIDC access tokens (e.g. Keycloak's).
 
 WPS has no security of its own. :class:`BearerAuth` is a WSGI middleware in front of ``/wps``
-that lets GetCapabilities, DescribeProcess, GetStatus and GetResult pass and asks every other
-request (Execute in WPS 1.0.0 KVP and XML and WPS 2.0, Dismiss, and anything it cannot tell)
-for an ``Authorization: Bearer`` token. :class:`TokenVerifier` checks the token: an RS256 JWT
-signed by a key of the issuer's JWKS (fetched and cached; fetched again when a token names an
-unknown ``kid``), issued by ``issuer``, for ``audience`` (``aud``, or Keycloak's ``azp``),
-valid now (``exp``, ``nbf``), holding ``required_scope`` in its space-separated ``scope``.
-The token's user (``sub``, else ``preferred_username``) goes into the WSGI environ as
-:data:`cp4cds_wps.wps2.OWNER_KEY`: asynchronous jobs record it as their owner, and only the
-owner may dismiss them.
+that lets GetCapabilities and DescribeProcess pass (GetStatus and GetResult too when results
+are not private) and asks every other request (Execute in WPS 1.0.0 KVP and XML and WPS 2.0,
+Dismiss, and anything it cannot tell) for an ``Authorization: Bearer`` token.
+:class:`TokenVerifier` checks the token: an RS256 JWT signed by a key of the issuer's JWKS
+(cached a minute; fetched again when a token names an unknown ``kid``), issued by
+``issuer``, for ``audience`` (``aud``, or Keycloak's ``azp``), valid now (``exp``, ``nbf``),
+naming its user (``sub``) and holding ``required_scope`` in its space-separated ``scope``.
+The token's owner, issuer and ``sub`` (:func:`owner_of`), goes into the WSGI environ as
+:data:`cp4cds_wps.wps2.OWNER_KEY`: jobs record it as their owner; only the owner may dismiss
+them and, with private results, read their status, result and outputs.
 
 Rejections are HTTP 401 (403 for a missing scope, 503 when the issuer's keys cannot be
 fetched) with an RFC 6750 ``WWW-Authenticate`` header and an OGC exception report whose text
@@ -19,23 +20,29 @@ says why.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
 import jwt
-from lxml import etree
 from werkzeug.wrappers import Request, Response
 
 from cp4cds_wps.config import AuthSettings
-from cp4cds_wps.wps2 import OWNER_KEY, WPS_NS, OwsException, exception_report
+from cp4cds_wps.ows import WPS2_NS, OwsException, exception_report, xml_root
+from cp4cds_wps.wps2 import OWNER_KEY
 
 #: Signature algorithms accepted (Keycloak's default; never a symmetric one or "none").
 ALGORITHMS = ["RS256"]
 #: Operations anyone may call, by lower-case name.
-PUBLIC_OPERATIONS = frozenset({"getcapabilities", "describeprocess", "getstatus", "getresult"})
-#: Seconds the issuer's key set is cached.
-JWKS_LIFESPAN = 300
+PUBLIC_OPERATIONS = frozenset({"getcapabilities", "describeprocess"})
+#: Operations reading a job: public unless results are private.
+JOB_READS = frozenset({"getstatus", "getresult"})
+#: Seconds the issuer's key set is cached: a token signed by a key the issuer withdrew (a key
+#: rotation) is refused at most this long after the withdrawal.
+JWKS_LIFESPAN = 60
+#: Longest owner (issuer and ``sub``) a job can record.
+MAX_OWNER = 255
 #: Seconds at least between two fetches of the key set for tokens naming an unknown key (so
 #: that tokens with made-up ``kid`` do not flood the issuer).
 JWKS_REFRESH_COOLDOWN = 10
@@ -43,8 +50,6 @@ JWKS_REFRESH_COOLDOWN = 10
 JWKS_TIMEOUT = 10
 #: The realm named in ``WWW-Authenticate``.
 REALM = "cp4cds-wps"
-
-OWS11_NS = "http://www.opengis.net/ows/1.1"
 
 
 class AuthError(Exception):
@@ -104,7 +109,7 @@ class TokenVerifier:
                 algorithms=ALGORITHMS,
                 issuer=self.settings.issuer,
                 leeway=self.settings.leeway,
-                options={"verify_aud": False, "require": ["exp", "iss"]},
+                options={"verify_aud": False, "require": ["exp", "iss", "sub"]},
             )
         except jwt.ExpiredSignatureError as err:
             raise AuthError("the token has expired") from err
@@ -122,6 +127,16 @@ class TokenVerifier:
         self._check_scope(claims)
         owner_of(claims)
         return claims
+
+    def owner(self, environ: Mapping[str, Any]) -> str:
+        """The owner (:func:`owner_of`) of the request's bearer token.
+
+        Raises
+        ------
+        AuthError
+            When there is no token, or it is refused.
+        """
+        return owner_of(self.verify(bearer_token(environ)))
 
     def _signing_key(self, token: str) -> Any:
         try:
@@ -169,18 +184,24 @@ class TokenVerifier:
 
 
 def owner_of(claims: Mapping[str, Any]) -> str:
-    """The user a token speaks for: ``sub``, else ``preferred_username``.
+    """The owner a token speaks for: its issuer and ``sub``, as one text (a JSON pair).
+
+    ``sub`` is the one claim that names a user once and for all at its issuer;
+    ``preferred_username`` and the like may be changed, reused, or equal another user's
+    ``sub``, and are never used.
 
     Raises
     ------
     AuthError
-        When the token names no user.
+        When the token has no ``iss`` and ``sub`` strings, or they are too long to record.
     """
-    for claim in ("sub", "preferred_username"):
-        value = claims.get(claim)
-        if isinstance(value, str) and value:
-            return value
-    raise AuthError("the token names no user (sub or preferred_username)")
+    issuer, subject = claims.get("iss"), claims.get("sub")
+    if not (isinstance(issuer, str) and issuer and isinstance(subject, str) and subject):
+        raise AuthError("the token names no user: it needs 'iss' and 'sub' claims")
+    owner = json.dumps([issuer, subject], separators=(",", ":"))
+    if len(owner) > MAX_OWNER:
+        raise AuthError(f"the token's 'iss' and 'sub' are longer than {MAX_OWNER} characters")
+    return owner
 
 
 def bearer_token(environ: Mapping[str, Any]) -> str:
@@ -193,14 +214,14 @@ def bearer_token(environ: Mapping[str, Any]) -> str:
     """
     scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
     if scheme.lower() != "bearer":
-        raise AuthError("Execute and Dismiss need a bearer token", error=None)
+        raise AuthError("this request needs a bearer token", error=None)
     if not token.strip():
         raise AuthError("the Authorization header holds no token")
     return token.strip()
 
 
-def needs_token(environ: dict[str, Any]) -> bool:
-    """Whether a request to the WPS needs a token: all but the public operations.
+def needs_token(environ: dict[str, Any], public: frozenset[str] = PUBLIC_OPERATIONS) -> bool:
+    """Whether a request to the WPS needs a token: all but the ``public`` operations.
 
     A GET is public when each of its ``request`` parameters names a public operation; a POST
     when its body is XML whose root element is one. The POST body is read and put back.
@@ -210,15 +231,15 @@ def needs_token(environ: dict[str, Any]) -> bool:
         for key, value in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         if key.lower() == "request"
     ]
-    if any(operation not in PUBLIC_OPERATIONS for operation in operations):
+    if any(operation not in public for operation in operations):
         return True
     method = environ.get("REQUEST_METHOD", "GET").upper()
     if method == "GET":
         return not operations
     if method != "POST":
         return False  # PyWPS refuses other methods
-    root = _xml_root(_read_body(environ))
-    return root is None or root.localname.lower() not in PUBLIC_OPERATIONS
+    root = xml_root(_read_body(environ))
+    return root is None or root.localname.lower() not in public
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
@@ -229,19 +250,6 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     return body
 
 
-def _xml_root(body: bytes) -> etree.QName | None:
-    """Name of the root element of ``body`` (reads only its start), or None."""
-    try:
-        _event, root = next(
-            etree.iterparse(
-                io.BytesIO(body), events=("start",), resolve_entities=False, no_network=True
-            )
-        )
-    except (etree.XMLSyntaxError, StopIteration):
-        return None
-    return etree.QName(root)
-
-
 def _is_wps2(environ: Mapping[str, Any]) -> bool:
     """Whether the request is WPS 2.0 (its exception report is then OWS 2.0)."""
     query = parse_qsl(environ.get("QUERY_STRING", ""))
@@ -250,8 +258,8 @@ def _is_wps2(environ: Mapping[str, Any]) -> bool:
     body = environ.get("wsgi.input")
     if environ.get("REQUEST_METHOD") != "POST" or not isinstance(body, io.BytesIO):
         return False
-    root = _xml_root(body.getvalue())
-    return root is not None and root.namespace == WPS_NS
+    root = xml_root(body.getvalue())
+    return root is not None and root.namespace == WPS2_NS
 
 
 def _header_value(text: str) -> str:
@@ -269,24 +277,12 @@ def challenge(error: AuthError, required_scope: str = "") -> str:
     return "Bearer " + ", ".join(parts)
 
 
-def _ows11_report(text: str) -> bytes:
-    root = etree.Element(
-        f"{{{OWS11_NS}}}ExceptionReport", {"version": "1.0.0"}, nsmap={"ows": OWS11_NS}
-    )
-    exception = etree.SubElement(root, f"{{{OWS11_NS}}}Exception", exceptionCode="NoApplicableCode")
-    etree.SubElement(exception, f"{{{OWS11_NS}}}ExceptionText").text = text
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
-
-
 def refusal(error: AuthError, environ: Mapping[str, Any], required_scope: str = "") -> Response:
     """The response refusing a request: its status, ``WWW-Authenticate`` and an OGC exception
     report (OWS 2.0 for WPS 2.0 requests, OWS 1.1 otherwise) with exception code
     NoApplicableCode (OGC defines none for access control) and the reason."""
-    text = f"Access denied: {error}"
-    if _is_wps2(environ):
-        body = exception_report(OwsException("NoApplicableCode", text, error.status))
-    else:
-        body = _ows11_report(text)
+    report = OwsException("NoApplicableCode", f"Access denied: {error}", error.status)
+    body = exception_report(report, "2.0.0" if _is_wps2(environ) else "1.0.0")
     response = Response(body, status=error.status, content_type="text/xml; charset=utf-8")
     if error.status in (401, 403):
         response.headers["WWW-Authenticate"] = challenge(error, required_scope)
@@ -295,6 +291,8 @@ def refusal(error: AuthError, environ: Mapping[str, Any], required_scope: str = 
 
 class BearerAuth:
     """WSGI middleware asking Execute, Dismiss and every non-public WPS request for a token.
+
+    GetStatus and GetResult are public unless ``private_results`` is set.
 
     Parameters
     ----------
@@ -307,20 +305,24 @@ class BearerAuth:
     def __init__(self, app: Callable, verifier: TokenVerifier):
         self.app = app
         self.verifier = verifier
+        private = verifier.settings.private_results
+        self.public = PUBLIC_OPERATIONS if private else PUBLIC_OPERATIONS | JOB_READS
 
     def __call__(self, environ, start_response):
         environ.pop(OWNER_KEY, None)
-        if not needs_token(environ):
+        if not needs_token(environ, self.public):
             return self.app(environ, start_response)
         try:
-            claims = self.verifier.verify(bearer_token(environ))
+            environ[OWNER_KEY] = self.verifier.owner(environ)
         except AuthError as err:
             response = refusal(err, environ, self.verifier.settings.required_scope)
             return response(environ, start_response)
-        environ[OWNER_KEY] = owner_of(claims)
         return self.app(environ, start_response)
 
 
-def protect(app: Callable, settings: AuthSettings) -> Callable:
-    """``app`` behind the token check when ``settings.enabled``, else ``app`` itself."""
-    return BearerAuth(app, TokenVerifier(settings)) if settings.enabled else app
+def protect(app: Callable, settings: AuthSettings, verifier: TokenVerifier | None = None):
+    """``app`` behind the token check when ``settings.enabled`` (with ``verifier``, by default
+    one for ``settings``), else ``app`` itself."""
+    if not settings.enabled:
+        return app
+    return BearerAuth(app, verifier or TokenVerifier(settings))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = PROJECT_DIR / "etc" / "default.toml"
@@ -89,6 +90,16 @@ class AuthSettings:
     audience: str = ""
     required_scope: str = ""
     leeway: int = 30
+    private_results: bool = True
+
+
+@dataclass(frozen=True)
+class ReferenceSettings:
+    """Which inputs given by reference the server fetches, and how (``[references]``)."""
+
+    allowed_prefixes: tuple[str, ...] = ()
+    timeout: int = 10
+    max_mb: int = 10
 
 
 #: Which datasets the service serves (``[qc] serve``).
@@ -130,6 +141,7 @@ class Settings:
     limits: LimitSettings
     auth: AuthSettings = AuthSettings()
     qc: QcSettings = QcSettings()
+    references: ReferenceSettings = ReferenceSettings()
     sources: tuple[Path, ...] = ()
 
     @property
@@ -319,12 +331,17 @@ def _limits(data: Mapping[str, Any]) -> LimitSettings:
     )
 
 
+def _bool(data: Mapping[str, Any], section: str, key: str) -> bool:
+    value = data.get(section, {}).get(key)
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+        value = value.lower() in ("true", "1")
+    if not isinstance(value, bool):
+        raise ConfigError(f"[{section}] {key} must be true or false, got {value!r}")
+    return value
+
+
 def _auth(data: Mapping[str, Any]) -> AuthSettings:
-    enabled = data.get("auth", {}).get("enabled")
-    if isinstance(enabled, str) and enabled.lower() in ("true", "false", "1", "0"):
-        enabled = enabled.lower() in ("true", "1")
-    if not isinstance(enabled, bool):
-        raise ConfigError(f"[auth] enabled must be true or false, got {enabled!r}")
+    enabled = _bool(data, "auth", "enabled")
     leeway = data.get("auth", {}).get("leeway")
     try:
         leeway = int(leeway)
@@ -335,6 +352,7 @@ def _auth(data: Mapping[str, Any]) -> AuthSettings:
     auth = AuthSettings(
         enabled=enabled,
         leeway=leeway,
+        private_results=_bool(data, "auth", "private_results"),
         **{
             key: _get(data, "auth", key, str)
             for key in ("issuer", "jwks_url", "audience", "required_scope")
@@ -371,6 +389,30 @@ def _qc(data: Mapping[str, Any]) -> QcSettings:
         workers=_get(data, "qc", "workers", int),
         cache=optional_path("cache"),
         known_issues=optional_path("known_issues"),
+    )
+
+
+def _prefix(value: object, where: str) -> str:
+    """An allowed URL prefix, checked: http(s), a host, a path (``/`` when none is given)."""
+    parsed = urlsplit(value) if isinstance(value, str) else None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ConfigError(f"{where} must be http:// or https:// URLs with a host, got {value!r}")
+    if parsed.username or parsed.password or parsed.query or parsed.fragment:
+        raise ConfigError(f"{where} must be URLs without user, query or fragment, got {value!r}")
+    return value if parsed.path else f"{value}/"
+
+
+def _references(data: Mapping[str, Any]) -> ReferenceSettings:
+    prefixes = data.get("references", {}).get("allowed_prefixes")
+    if isinstance(prefixes, str):  # from the environment: separated by spaces
+        prefixes = prefixes.split()
+    if not isinstance(prefixes, list):
+        raise ConfigError(f"[references] allowed_prefixes must be a list, got {prefixes!r}")
+    where = "[references] allowed_prefixes"
+    return ReferenceSettings(
+        allowed_prefixes=tuple(_prefix(prefix, where) for prefix in prefixes),
+        timeout=_get(data, "references", "timeout", int),
+        max_mb=_get(data, "references", "max_mb", int),
     )
 
 
@@ -442,6 +484,7 @@ def load_settings(
         limits=_limits(data),
         auth=_auth(data),
         qc=replace(qc, cache=qc.cache or var_dir / "qc-cache.sqlite"),
+        references=_references(data),
         sources=tuple(sources),
     )
 

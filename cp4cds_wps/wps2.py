@@ -18,9 +18,10 @@ from lxml import etree
 from werkzeug.wrappers import Request, Response
 
 from cp4cds_wps.jobs.store import JobRecord, JobStore, NoSuchJob, NotOwner
+from cp4cds_wps.ows import OWS2_NS as OWS_NS
+from cp4cds_wps.ows import WPS2_NS as WPS_NS
+from cp4cds_wps.ows import OwsException, exception_report, printable, xml_root
 
-WPS_NS = "http://www.opengis.net/wps/2.0"
-OWS_NS = "http://www.opengis.net/ows/2.0"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 NSMAP = {"wps": WPS_NS, "ows": OWS_NS, "xlink": XLINK_NS}
 
@@ -39,18 +40,10 @@ STATUS = {
     "dismissed": "Dismissed",
 }
 
+#: Longest job id (the job store's column); ids are printable ASCII without spaces.
+MAX_JOB_ID = 64
+
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
-
-
-class OwsException(Exception):
-    """An OWS 2.0 exception, answered as an exception report with an HTTP status."""
-
-    def __init__(self, code: str, text: str, http_status: int, locator: str | None = None):
-        super().__init__(text)
-        self.code = code
-        self.text = text
-        self.http_status = http_status
-        self.locator = locator
 
 
 @dataclass(frozen=True)
@@ -76,7 +69,7 @@ def parse_kvp(args: dict[str, str]) -> JobRequest | None:
     if operation is None:
         return None
     _check_service_version(params.get("service"), params.get("version"))
-    return JobRequest(operation, _required(params.get("jobid"), "jobId"))
+    return JobRequest(operation, _job_id(params.get("jobid"), "jobId"))
 
 
 def parse_xml(root: etree._Element) -> JobRequest | None:
@@ -91,7 +84,7 @@ def parse_xml(root: etree._Element) -> JobRequest | None:
     if qname.namespace != WPS_NS or qname.localname not in OPERATIONS.values():
         return None
     _check_service_version(root.get("service"), root.get("version"))
-    return JobRequest(qname.localname, _required(root.findtext("wps:JobID", None, NSMAP), "JobID"))
+    return JobRequest(qname.localname, _job_id(root.findtext("wps:JobID", None, NSMAP), "JobID"))
 
 
 def _required(value: str | None, name: str) -> str:
@@ -99,6 +92,19 @@ def _required(value: str | None, name: str) -> str:
     if not value:
         raise OwsException("MissingParameterValue", f"{name} is required", 400, name)
     return value
+
+
+def _job_id(value: str | None, name: str) -> str:
+    job_id = _required(value, name)
+    if len(job_id) > MAX_JOB_ID or not all("!" <= c <= "~" for c in job_id):
+        raise OwsException(
+            "InvalidParameterValue",
+            f"{name} {printable(job_id[:MAX_JOB_ID])!r} is not a job id: job ids are at most "
+            f"{MAX_JOB_ID} printable ASCII characters without spaces",
+            400,
+            name,
+        )
+    return job_id
 
 
 def _check_service_version(service: str | None, version: str | None) -> None:
@@ -179,20 +185,6 @@ def result_document(record: JobRecord, *, retention: timedelta | None = None) ->
     return _to_bytes(root)
 
 
-def exception_report(error: OwsException) -> bytes:
-    """The OWS 2.0 ``ows:ExceptionReport`` of ``error``."""
-    root = etree.Element(
-        f"{{{OWS_NS}}}ExceptionReport",
-        {"version": "2.0.0", "{http://www.w3.org/XML/1998/namespace}lang": "en"},
-        nsmap={"ows": OWS_NS},
-    )
-    exception = etree.SubElement(root, f"{{{OWS_NS}}}Exception", exceptionCode=error.code)
-    if error.locator:
-        exception.set("locator", error.locator)
-    etree.SubElement(exception, f"{{{OWS_NS}}}ExceptionText").text = error.text
-    return _to_bytes(root)
-
-
 def _no_such_job(job_id: str) -> OwsException:
     return OwsException("NoSuchJob", f"there is no job {job_id}", 404, "JobID")
 
@@ -211,6 +203,9 @@ class Wps2Jobs:
         Seconds a client should wait before polling a job that is not final again.
     retention
         How long finished jobs are kept (gives ``ExpirationDate``); ``None`` leaves it out.
+    private
+        Whether the status and result of a job with an owner are for its owner only (the
+        requester given under :data:`OWNER_KEY`).
     """
 
     def __init__(
@@ -220,11 +215,13 @@ class Wps2Jobs:
         *,
         next_poll: float = 5.0,
         retention: timedelta | None = None,
+        private: bool = False,
     ):
         self.app = app
         self.store_factory = store_factory
         self.next_poll = timedelta(seconds=next_poll)
         self.retention = retention
+        self.private = private
         self._store: JobStore | None = None
         self._lock = threading.Lock()
 
@@ -284,6 +281,13 @@ class Wps2Jobs:
             raise OwsException(
                 "NoApplicableCode", "only the job's owner can dismiss it", 403, "JobID"
             ) from err
+        if self.private and record.owner is not None and owner != record.owner:
+            raise OwsException(
+                "NoApplicableCode",
+                "only the job's owner can read its status and result",
+                403,
+                "JobID",
+            )
         if job_request.operation == "GetResult":
             return self._result(record)
         return status_info(
@@ -310,13 +314,5 @@ class Wps2Jobs:
 
 def _is_wps2_job_request(body: bytes) -> bool:
     """Whether the root element of ``body`` is a WPS 2.0 job request (reads only its start)."""
-    try:
-        _event, root = next(
-            etree.iterparse(
-                io.BytesIO(body), events=("start",), resolve_entities=False, no_network=True
-            )
-        )
-    except (etree.XMLSyntaxError, StopIteration):
-        return False
-    qname = etree.QName(root)
-    return qname.namespace == WPS_NS and qname.localname in OPERATIONS.values()
+    root = xml_root(body)
+    return root is not None and root.namespace == WPS_NS and root.localname in OPERATIONS.values()

@@ -3,6 +3,7 @@ and the ``[auth]`` settings. The issuer is a local one serving a generated key."
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -13,6 +14,8 @@ from werkzeug.test import Client, EnvironBuilder
 from werkzeug.wrappers import Response
 
 from cp4cds_wps.auth import (
+    JOB_READS,
+    PUBLIC_OPERATIONS,
     AuthError,
     BearerAuth,
     TokenVerifier,
@@ -54,11 +57,31 @@ def refused(verifier: TokenVerifier, token: str) -> AuthError:
     return caught.value
 
 
-def test_a_good_token_gives_its_claims_and_user(verifier, issuer):
+def owner(issuer: Issuer, sub: str) -> str:
+    return json.dumps([issuer.url, sub], separators=(",", ":"))
+
+
+def test_a_good_token_gives_its_claims_and_owner_its_issuer_and_sub(verifier, issuer):
     claims = verifier.verify(issuer.token("alice"))
     assert claims["preferred_username"] == "alice"
-    assert owner_of(claims) == "alice-0000-uuid"
-    assert owner_of({"preferred_username": "bob"}) == "bob"
+    assert owner_of(claims) == owner(issuer, "alice-0000-uuid")
+    assert owner_of({"iss": "https://other.example.org", "sub": "alice-0000-uuid"}) != (
+        owner_of(claims)
+    )
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"iss": "https://kc.example.org", "preferred_username": "bob"},
+        {"iss": "https://kc.example.org", "sub": ""},
+        {"sub": "bob"},
+        {"iss": "https://kc.example.org", "sub": "b" * 300},
+    ],
+)
+def test_only_an_issuer_and_sub_name_an_owner(claims):
+    with pytest.raises(AuthError, match="the token"):
+        owner_of(claims)
 
 
 def test_keycloak_azp_or_a_single_aud_string_names_the_audience(verifier, issuer):
@@ -75,7 +98,10 @@ def test_keycloak_azp_or_a_single_aud_string_names_the_audience(verifier, issuer
                                                     f"not {AUDIENCE}"),
         ({"iss": "https://elsewhere.example.org/realms/x"}, "the token is not issued by http"),
         ({"exp": None}, "the token has no 'exp' claim"),
-        ({"sub": None, "preferred_username": None}, "the token names no user"),
+        ({"sub": None, "preferred_username": None}, "the token has no 'sub' claim"),
+        # a username equal to another user's sub named that user's jobs
+        ({"sub": None, "preferred_username": "bob-0000-uuid"}, "the token has no 'sub' claim"),
+        ({"sub": 42}, "the token is invalid: Subject must be a string"),
     ],
 )  # fmt: skip
 def test_invalid_claims_are_refused_with_the_reason(verifier, issuer, overrides, reason):
@@ -136,6 +162,26 @@ def test_keys_are_cached_and_fetched_again_for_an_unknown_kid():
         assert "signed by a key the issuer does not publish (kid 'made-up')" in str(error)
 
 
+def age_key_cache(verifier: TokenVerifier, seconds: float) -> None:
+    """Make the verifier's cached key set ``seconds`` older (as if that time had passed)."""
+    verifier.jwks.jwk_set_cache.jwk_set_with_timestamp.timestamp -= seconds
+
+
+def test_a_key_the_issuer_withdrew_is_refused_within_a_minute():
+    with Issuer() as issuer:
+        verifier = TokenVerifier(auth_settings(issuer))
+        old = issuer.token()
+        assert verifier.verify(old)
+        issuer.keys = {"key-2": rsa_key()}  # rotation: key-1 is withdrawn
+        assert verifier.verify(old)  # the key set is cached...
+        assert issuer.fetches == 1
+        age_key_cache(verifier, 61)  # ... for a minute at most
+        error = refused(verifier, old)
+        assert "signed by a key the issuer does not publish (kid 'key-1')" in str(error)
+        assert verifier.verify(issuer.token(kid="key-2"))
+        assert issuer.fetches == 2
+
+
 def test_made_up_kids_do_not_flood_the_issuer():
     with Issuer() as issuer:
         verifier = TokenVerifier(auth_settings(issuer))
@@ -174,7 +220,19 @@ def environ(query: str = "", body: bytes | None = None) -> dict:
     ],
 )
 def test_get_requests_need_a_token_unless_public(query, needed):
-    assert needs_token(environ(query)) is needed
+    assert needs_token(environ(query), PUBLIC_OPERATIONS | JOB_READS) is needed
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "service=WPS&version=2.0.0&request=GetStatus&jobId=x",
+        "SERVICE=wps&REQUEST=getresult&jobid=x",
+    ],
+)
+def test_job_reads_need_a_token_when_results_are_private(query):
+    assert needs_token(environ(query))  # the default: private
+    assert not needs_token(environ("service=WPS&request=GetCapabilities"))
 
 
 @pytest.mark.parametrize(
@@ -188,11 +246,12 @@ def test_get_requests_need_a_token_unless_public(query, needed):
         (b'<wps:Dismiss xmlns:wps="http://www.opengis.net/wps/2.0" service="WPS"/>', True),
         (b'{"inputs": {}}', True),
         (b"", True),
+        (b'<?xml version="1.0"?><wps:Execu', True),  # was ValueError: Invalid tag name
     ],
 )  # fmt: skip
 def test_post_requests_need_a_token_unless_public_and_keep_their_body(body, needed):
     env = environ(body=body)
-    assert needs_token(env) is needed
+    assert needs_token(env, PUBLIC_OPERATIONS | JOB_READS) is needed
     assert env["wsgi.input"].read() == body
 
 
@@ -222,8 +281,14 @@ def test_no_token_is_401_with_a_bare_challenge(client):
     response = client.get(f"/?{EXECUTE}")
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="cp4cds-wps"'
-    assert exception_text(response.data) == "Access denied: Execute and Dismiss need a bearer token"
+    assert exception_text(response.data) == "Access denied: this request needs a bearer token"
     assert etree.fromstring(response.data).tag == "{http://www.opengis.net/ows/1.1}ExceptionReport"
+
+
+def test_a_truncated_xml_request_without_token_is_401(client):
+    response = client.post("/", data=b'<?xml version="1.0"?><wps:Execu')
+    assert response.status_code == 401
+    assert exception_text(response.data) == "Access denied: this request needs a bearer token"
 
 
 def test_a_bad_token_is_401_naming_the_reason(client, issuer):
@@ -253,9 +318,19 @@ def test_a_missing_scope_is_403_naming_it(client, issuer):
 def test_a_good_token_passes_with_its_user_and_public_requests_without(client, issuer):
     token = issuer.token("bob")
     response = client.get(f"/?{EXECUTE}", headers={"Authorization": f"Bearer {token}"})
-    assert (response.status_code, response.text) == (200, "owner=bob-0000-uuid")
+    assert (response.status_code, response.text) == (200, f"owner={owner(issuer, 'bob-0000-uuid')}")
     response = client.get("/?service=WPS&request=GetCapabilities")
     assert (response.status_code, response.text) == (200, "owner=None")
+
+
+def test_with_private_results_getstatus_needs_a_token(verifier, issuer):
+    query = "/?service=WPS&version=2.0.0&request=GetStatus&jobId=x"
+    private = Client(BearerAuth(echo_owner, verifier))
+    assert private.get(query).status_code == 401
+    token = {"Authorization": f"Bearer {issuer.token('bob')}"}
+    assert private.get(query, headers=token).text == f"owner={owner(issuer, 'bob-0000-uuid')}"
+    public = TokenVerifier(auth_settings(issuer, private_results=False))
+    assert Client(BearerAuth(echo_owner, public)).get(query).text == "owner=None"
 
 
 def test_protect_leaves_the_app_alone_when_disabled():

@@ -8,6 +8,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,3 +66,61 @@ def test_ansible_inventories_name_the_service_group():
         hosts = ROOT / "ansible" / "inventories" / name / "hosts.yml"
         inventory = yaml.safe_load(hosts.read_text())
         assert "cp4cds_wps" in inventory["all"]["children"], name
+
+
+def jinja():
+    """A Jinja environment with Ansible's ``bool`` filter."""
+    import jinja2
+
+    folder = ROOT / "ansible" / "roles" / "nginx" / "templates"
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folder), undefined=jinja2.StrictUndefined
+    )
+    env.filters["bool"] = lambda value: str(value).strip().lower() in ("true", "1", "yes")
+    return env
+
+
+def nginx_site(**variables) -> str:
+    """The nginx site as the role writes it."""
+    defaults = {
+        "ansible_managed": "managed",
+        "nginx_cache_dir": "/var/cache/nginx/cp4cds-wps",
+        "nginx_upstream": "127.0.0.1:5000",
+        "nginx_listen": "80",
+        "nginx_server_name": "_",
+        "nginx_client_max_body_size": "20m",
+        "nginx_proxy_timeout": 600,
+        "nginx_capabilities_cache_seconds": 60,
+        "nginx_outputs_dir": "/var/lib/cp4cds-wps/outputs",
+    }
+    return jinja().get_template("cp4cds-wps.conf.j2").render({**defaults, **variables})
+
+
+def location(site: str, path: str) -> str:
+    match = re.search(rf"location {re.escape(path)} \{{(.*?)\}}", site, re.S)
+    assert match, site
+    return match.group(1)
+
+
+def test_nginx_serves_outputs_itself_only_when_they_are_not_private():
+    public = location(nginx_site(nginx_outputs_private="False"), "/outputs/")
+    assert "alias /var/lib/cp4cds-wps/outputs/;" in public and "proxy_pass" not in public
+    private = location(nginx_site(nginx_outputs_private="True"), "/outputs/")
+    assert "proxy_pass http://cp4cds_wps;" in private and "alias" not in private
+
+
+@pytest.mark.parametrize(
+    ("auth", "private"),
+    [
+        (None, False),
+        ({}, False),
+        ({"enabled": True}, True),  # private_results is on by default
+        ({"enabled": True, "private_results": False}, False),
+        ({"enabled": "false", "private_results": True}, False),
+    ],
+)
+def test_nginx_outputs_are_private_when_auth_is_on_with_private_results(auth, private):
+    defaults = yaml.safe_load((ROOT / "ansible/roles/nginx/defaults/main.yml").read_text())
+    variables = {} if auth is None else {"cp4cds_wps_auth": auth}
+    value = jinja().from_string(defaults["nginx_outputs_private"]).render(variables)
+    assert jinja().filters["bool"](value) is private

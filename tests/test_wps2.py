@@ -13,7 +13,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
 from cp4cds_wps.jobs.store import JobStore
-from cp4cds_wps.wps2 import Wps2Jobs
+from cp4cds_wps.wps2 import OWNER_KEY, Wps2Jobs
 
 NS = {
     "wps": "http://www.opengis.net/wps/2.0",
@@ -246,6 +246,35 @@ def test_missing_job_id_is_missing_parameter_value(ask, operation):
     assert locator == ("jobId" if ask.encoding == "kvp" else "JobID")
 
 
+@pytest.mark.parametrize(
+    "job_id",
+    ["a\x00b", "\x01", "a b", "x" * 65, "caf\u00e9"],
+    ids=["nul", "soh", "space", "long", "e"],
+)
+@pytest.mark.parametrize("operation", ["GetStatus", "GetResult", "Dismiss"])
+def test_a_job_id_that_cannot_be_one_is_invalid(store, client, operation, job_id):
+    query = {"service": "WPS", "version": "2.0.0", "request": operation, "jobId": job_id}
+    code, exception, locator, text = exception_of(client.get("/", query_string=query))
+    assert (code, exception, locator) == (400, "InvalidParameterValue", "jobId")
+    assert "is not a job id" in text
+
+
+def test_a_control_character_reference_in_an_xml_job_id_is_invalid_xml(client):
+    body = (
+        f'<wps:GetStatus service="WPS" version="2.0.0" xmlns:wps="{NS["wps"]}">'
+        "<wps:JobID>&#1;</wps:JobID></wps:GetStatus>"
+    )
+    code, exception, _, text = exception_of(client.post("/", data=body))
+    assert (code, exception) == (400, "InvalidParameterValue")
+    assert text.startswith("invalid XML")
+
+
+def test_truncated_xml_is_passed_on(client, opened):
+    body = '<?xml version="1.0"?><wps:Execu'
+    assert client.post("/", data=body).json == {"method": "POST", "query": "", "data": body}
+    assert opened == []
+
+
 def test_kvp_parameter_names_are_case_insensitive(store, client):
     submit(store, "j1")
     response = client.get("/?SERVICE=WPS&Version=2.0.0&REQUEST=GetStatus&JOBID=j1")
@@ -325,3 +354,27 @@ def test_pywps_still_reads_posted_xml(pywps_client):
     response = pywps_client.post("/", data=body, content_type="text/xml")
     assert response.status_code == 200
     assert re.search(rb'<wps:Capabilities [^>]*version="1.0.0"', response.get_data())
+
+
+@pytest.mark.parametrize("operation", ["GetStatus", "GetResult"])
+def test_with_private_results_only_the_owner_reads_a_job(store, operation):
+    start(store, "j1", owner="alice")
+    assert store.finish("j1", "succeeded", "done", outputs=OUTPUTS)
+    submit(store, "j2")  # no owner (submitted while authentication was off): public
+    client = Client(Wps2Jobs(echo_app, lambda: store, private=True))
+
+    def ask(job_id: str, owner: str | None):
+        query = {"service": "WPS", "version": "2.0.0", "request": operation, "jobId": job_id}
+        return client.get("/", query_string=query, environ_overrides={OWNER_KEY: owner})
+
+    for who in ("bob", None):
+        code, exception, locator, text = exception_of(ask("j1", who))
+        assert (code, exception, locator) == (403, "NoApplicableCode", "JobID")
+        assert text == "only the job's owner can read its status and result"
+    assert ask("j1", "alice").status_code == 200
+    for who in ("bob", None):  # j2 is queued: its status, and that its result is not ready
+        answer = ask("j2", who)
+        if operation == "GetStatus":
+            assert status_of(answer)["Status"] == "Accepted"
+        else:
+            assert exception_of(answer)[:2] == (404, "ResultNotReady")

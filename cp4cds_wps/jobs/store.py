@@ -314,6 +314,33 @@ class JobStore:
             )
             return self._get(conn, job_id)
 
+    def record_done(
+        self, job_id: str, process: str, *, owner: str, outputs: Mapping[str, str]
+    ) -> JobRecord:
+        """Store a job that ran synchronously and succeeded, as ``succeeded``: its owner
+        is then known for its outputs, which are removed with it after the retention."""
+        now = _to_db(utcnow())
+        with self.engine.begin() as conn:
+            conn.execute(
+                jobs_table.insert().values(
+                    id=job_id,
+                    process=process,
+                    state="succeeded",
+                    progress=100,
+                    message="ran synchronously",
+                    payload="{}",
+                    owner=owner,
+                    created=now,
+                    started=now,
+                    finished=now,
+                    attempts=1,
+                    dismiss_requested=False,
+                    status_url="",
+                    outputs=json.dumps(dict(outputs)),
+                )
+            )
+            return self._get(conn, job_id)
+
     def claim_next(self, backend: str) -> JobRecord | None:
         """Take the oldest accepted job for ``backend``: it becomes ``running``, not started.
 

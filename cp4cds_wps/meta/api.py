@@ -20,6 +20,12 @@ from cp4cds_wps.errors import InvalidParameter
 from cp4cds_wps.inventory import Inventory
 from cp4cds_wps.meta.resolve import resolve
 from cp4cds_wps.meta.selection import parse_selection
+from cp4cds_wps.ops.params import parse_json
+from cp4cds_wps.request_guard import MAX_BODY_MB
+
+
+class _Request(Request):
+    max_content_length = MAX_BODY_MB << 20
 
 
 class ConstraintsApi:
@@ -40,7 +46,7 @@ class ConstraintsApi:
         self.urls = Map([Rule("/constraints", endpoint="constraints", methods=["GET", "POST"])])
 
     def __call__(self, environ, start_response):
-        request = Request(environ)
+        request = _Request(environ)
         try:
             self.urls.bind_to_environ(environ).match()
             response = self.constraints(request)
@@ -56,7 +62,7 @@ class ConstraintsApi:
         """Resolve the selection in the query (GET) or the JSON body (POST)."""
         params: dict = request.args.to_dict(flat=False)
         if request.method == "POST":
-            body = request.get_json(silent=True)
+            body = parse_json(request.get_data(as_text=True), "body")
             if not isinstance(body, dict):
                 raise InvalidParameter("body", "must be a JSON object of facet names to values")
             params.update(body)

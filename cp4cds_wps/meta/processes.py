@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 
 from pywps import FORMATS, ComplexOutput, Format, LiteralInput, Process
@@ -23,7 +24,10 @@ from cp4cds_wps.meta.availability import availability
 from cp4cds_wps.meta.estimate import estimate
 from cp4cds_wps.meta.resolve import resolve
 from cp4cds_wps.meta.selection import OPTIONS, parse_selection
-from cp4cds_wps.processes.common import rejected_as_wps_exception
+from cp4cds_wps.ops.params import parse_json
+from cp4cds_wps.processes import processes
+from cp4cds_wps.processes.common import MAX_OCCURS
+from cp4cds_wps.processes.failures import rejected_as_wps_exception
 
 #: Inputs of the main WPS's processes that ``estimate`` takes by name.
 REQUEST_INPUTS = (
@@ -39,6 +43,8 @@ REQUEST_INPUTS = (
     "grid",
     "custom_grid",
 )
+#: How many values of one facet may be given as repeated inputs.
+FACET_VALUES = 100
 _OPTION_ABSTRACTS = {
     "time": "Time range start/end to check against the chosen dataset. Example: 1990/2000",
     "area": "Area west,south,east,north (degrees) to check against the chosen dataset.",
@@ -48,14 +54,14 @@ _OPTION_ABSTRACTS = {
 }
 
 
-def _text(identifier: str, abstract: str, *, required: bool = False, many: bool = False):
+def _text(identifier: str, abstract: str, *, required: bool = False, max_occurs: int = 1):
     return LiteralInput(
         identifier,
         identifier.replace("_", " ").capitalize(),
         abstract=abstract,
         data_type="string",
         min_occurs=1 if required else 0,
-        max_occurs=100 if many else 1,
+        max_occurs=max_occurs,
     )
 
 
@@ -65,7 +71,7 @@ def _facet_inputs() -> list[LiteralInput]:
             name,
             f"Selected {name} value(s): several values (repeated input or comma separated) "
             "match any of them.",
-            many=True,
+            max_occurs=FACET_VALUES,
         )
         for name in FACET_ORDER
     ]
@@ -87,13 +93,16 @@ def _values(request) -> dict[str, list[str]]:
 def _json_object(text: str | None) -> dict[str, str | None]:
     if not text:
         return {}
-    try:
-        value = json.loads(text)
-    except ValueError as err:
-        raise InvalidParameter("inputs", f"not JSON: {err}") from err
+    value = parse_json(text, "inputs")
     if not isinstance(value, dict):
         raise InvalidParameter("inputs", "must be a JSON object of input names to values")
     return {str(k): None if v is None else str(v) for k, v in value.items()}
+
+
+@cache
+def main_inputs() -> dict[str, tuple[str, ...]]:
+    """The inputs of each process of the main WPS, by process."""
+    return {p.identifier: tuple(i.identifier for i in p.inputs) for p in processes()}
 
 
 class MetaProcess(Process):
@@ -177,7 +186,11 @@ class Estimate(MetaProcess):
             inputs=[
                 _text("process", "The main-WPS process, e.g. subset.", required=True),
                 *(
-                    _text(name, f"The {name} input of the process.", many=name == "collection")
+                    _text(
+                        name,
+                        f"The {name} input of the process.",
+                        max_occurs=MAX_OCCURS.get(name, 1),
+                    )
                     for name in REQUEST_INPUTS
                 ),
                 _text(
@@ -205,10 +218,17 @@ class Estimate(MetaProcess):
             raise InvalidParameter(
                 "process", f"unknown process {process!r}; the main WPS offers {offered}"
             )
-        extra = _json_object(given.pop("inputs", None))
+        inputs = {**_json_object(given.pop("inputs", None)), **given}
+        known = main_inputs().get(process)
+        unknown = [name for name in inputs if known is not None and name not in known]
+        if unknown:  # as the main WPS refuses them
+            raise InvalidParameter(
+                unknown[0],
+                f"{process} has no input {unknown[0]!r}; its inputs are {', '.join(known)}",
+            )
         found = estimate(
             process,
-            {**extra, **given},
+            inputs,
             Inventory.from_settings(settings),
             max_file_mb=settings.max_file_mb,
         )

@@ -11,12 +11,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from pywps import Service, configuration
+from pywps import configuration
 from werkzeug.wrappers import Response
 
 from cp4cds_wps.config import Settings
 from cp4cds_wps.meta.links import meta_url
 from cp4cds_wps.meta.processes import meta_processes
+from cp4cds_wps.processes.service import CheckedService
 
 _CONFIG_LOCK = threading.Lock()
 
@@ -33,7 +34,7 @@ class MetaWps:
     """
 
     def __init__(self, settings: Settings, main_processes: Sequence[str]):
-        self.service = Service(processes=meta_processes(main_processes))
+        self.service = CheckedService(meta_processes(main_processes))
         self.overrides = {
             ("server", "url"): meta_url(settings.url),
             ("metadata:main", "identification_title"): "cp4cds-wps meta-WPS",

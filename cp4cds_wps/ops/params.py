@@ -6,9 +6,11 @@ the value and what is wrong with it.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from clisops.parameter import TimeComponents as ClisopsTimeComponents
 from clisops.utils.time_utils import str_to_AnyCalendarDateTime
@@ -21,6 +23,7 @@ __all__ = [
     "TimeComponents",
     "TimeRange",
     "parse_area",
+    "parse_json",
     "parse_level",
     "parse_time",
     "parse_time_components",
@@ -30,6 +33,8 @@ _DATETIME = re.compile(r"^\d{1,4}(-\d{1,2}(-\d{1,2}([T ]\d{1,2}(:\d{1,2}(:\d{1,2
 _START_DEFAULTS = [1, 1, 1, 0, 0, 0]
 _END_DEFAULTS = [1, 12, 31, 23, 59, 59]
 TIME_COMPONENT_NAMES = ("year", "month", "day", "hour", "minute", "second")
+#: Deepest nesting of a JSON document of a request (GeoJSON and workflows need under 10).
+MAX_JSON_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -291,3 +296,49 @@ def parse_level(text: str | None, name: str = "level") -> LevelRange | None:
         None if first is None else _to_float(first, name, text),
         None if last is None else _to_float(last, name, text),
     )
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in ``value`` (without recursion)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            todo.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def parse_json(text: str, name: str, what: str = "valid JSON") -> Any:
+    """Parse the JSON document given as input ``name``.
+
+    Parameters
+    ----------
+    text
+        The document.
+    name
+        The input named in errors.
+    what
+        What the document should be, for errors ("is not <what>: ...").
+
+    Raises
+    ------
+    InvalidParameter
+        When the text is not JSON (saying where), or nests lists and objects deeper than
+        :data:`MAX_JSON_DEPTH` levels.
+    """
+    too_deep = InvalidParameter(
+        name, f"nests lists and objects deeper than {MAX_JSON_DEPTH} levels, the most accepted"
+    )
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidParameter(
+            name, f"is not {what}: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from exc
+    except RecursionError:  # Python's decoder gives up at about a thousand levels
+        raise too_deep from None
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise too_deep
+    return value

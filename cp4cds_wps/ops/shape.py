@@ -11,7 +11,6 @@ may cross the 180 degree meridian (as a MultiPolygon split there, or with longit
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ import xarray as xr
 
 from cp4cds_wps.errors import InvalidParameter, MissingParameter, NoDataSelected
 from cp4cds_wps.ops.cf import bounds_names, bounds_of, value_encoding, with_cell_method
+from cp4cds_wps.ops.params import parse_json
 from cp4cds_wps.ops.weights import (
     HorizontalGrid,
     cell_areas,
@@ -87,12 +87,7 @@ def parse_shape(text: str | None, name: str = "shape") -> Shapes:
     """
     if text is None or not text.strip():
         raise MissingParameter(name)
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidParameter(
-            name, f"is not GeoJSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        ) from exc
+    doc = parse_json(text, name, "GeoJSON")
     kind = doc.get("type") if isinstance(doc, dict) else None
     if kind == "FeatureCollection":
         features = doc.get("features")
@@ -133,9 +128,16 @@ def _polygon(feature, label: str, name: str) -> shapely.Polygon | shapely.MultiP
             f"feature {label!r} has {'a ' + kind if kind else 'no'} geometry; only Polygon "
             "and MultiPolygon geometries enclose an area to average over",
         )
+    strange = _not_a_number(geometry.get("coordinates"))
+    if strange is not None:
+        raise InvalidParameter(
+            name,
+            f"feature {label!r} has a coordinate that is no number: {strange!r}; GeoJSON "
+            "coordinates are numbers",
+        )
     try:
         polygon = shapely.geometry.shape(geometry)
-    except (ValueError, TypeError, AttributeError, IndexError) as exc:
+    except (ValueError, TypeError, AttributeError, IndexError, shapely.errors.ShapelyError) as exc:
         raise InvalidParameter(
             name, f"the coordinates of feature {label!r} are not those of a {kind}: {exc}"
         ) from exc
@@ -160,6 +162,19 @@ def _polygon(feature, label: str, name: str) -> shapely.Polygon | shapely.MultiP
     if polygon.area == 0:
         raise InvalidParameter(name, f"feature {label!r} encloses no area")
     return polygon
+
+
+def _not_a_number(coordinates) -> object | None:
+    """The first leaf of nested ``coordinates`` lists that is no JSON number (a string such as
+    ``"NaN"``, a boolean, null, an object), or None when all are numbers."""
+    todo = [coordinates]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, list):
+            todo.extend(item)
+        elif isinstance(item, bool) or not isinstance(item, int | float):
+            return item
+    return None
 
 
 def average_shape(

@@ -1,4 +1,5 @@
-"""What every data process shares: input and output definitions, error translation, outputs.
+"""What every data process shares: input and output definitions, outputs, job handling
+(errors become WPS exceptions in :mod:`cp4cds_wps.processes.failures`).
 
 Input names and outputs follow roocs' rook service, so that the Climate Data Store's client
 ``rooki`` and scripts written for rook work unchanged.
@@ -8,48 +9,54 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 from pywps import FORMATS, ComplexOutput, Format, LiteralInput, Process, configuration
-from pywps.app.exceptions import ProcessError
-from pywps.exceptions import InvalidParameterValue, MissingParameterValue, ServerBusy
+from pywps.exceptions import ServerBusy
 from pywps.inout.storage.file import FileStorage
 from pywps.processing.job import Job
 from pywps.response.status import WPS_STATUS
 from pywps.validator.mode import MODE
 
-from cp4cds_wps import __version__, errors
+from cp4cds_wps import __version__
 from cp4cds_wps.config import Settings, get_settings
 from cp4cds_wps.inventory import Inventory
 from cp4cds_wps.jobs.store import JobStore, QueueFull
+from cp4cds_wps.jobs.worker import output_urls
 from cp4cds_wps.meta.estimate import check_limits, wps_inputs
 from cp4cds_wps.meta.links import meta_links
 from cp4cds_wps.ops.average import DIMS, FREQS
 from cp4cds_wps.output.metalink import metalink4
+from cp4cds_wps.processes.failures import (
+    failed_as_process_error,
+    fetched_inputs,
+    rejected_as_wps_exception,
+    sync_failure,
+)
 from cp4cds_wps.tasks.subset import TaskResult
 from cp4cds_wps.wps2 import OWNER_KEY
 
-#: Characters kept in messages of errors raised while a job runs (PyWPS drops all others).
-MESSAGE_CHARS = ".:!?=,;-_/'()[]+*<>@"
 #: Start and end of an XML CDATA section.
 _CDATA = ("<![CDATA[", "]]>")
+#: Inputs that take a comma separated list, and how many values may be given as repeated
+#: inputs instead (birdy and rooki send a Python list so); all others take one value.
+MAX_OCCURS = {"collection": 1000, "dims": len(DIMS), "area": 4}
 
 
 def text_input(
     identifier: str, title: str, abstract: str, *, required: bool = False
 ) -> LiteralInput:
-    """A single string input (the form of all rook-style inputs), linked to the meta-WPS
-    processes that tell its valid values."""
+    """A string input (the form of all rook-style inputs), linked to the meta-WPS processes
+    that tell its valid values; repeatable when it takes a list (:data:`MAX_OCCURS`)."""
     return LiteralInput(
         identifier,
         title,
         abstract=abstract,
         data_type="string",
         min_occurs=1 if required else 0,
-        max_occurs=1,
+        max_occurs=MAX_OCCURS.get(identifier, 1),
         metadata=meta_links(identifier),
     )
 
@@ -59,7 +66,8 @@ def collection_input() -> LiteralInput:
     return text_input(
         "collection",
         "Collection",
-        "A dataset identifier or list of comma separated identifiers. "
+        "A dataset identifier or list of comma separated identifiers (or the input "
+        "repeated). "
         "Example: CMIP6.CMIP.IPSL.IPSL-CM6A-LR.historical.r1i1p1f1.Amon.rlds.gr.v20180803",
         required=True,
     )
@@ -91,7 +99,7 @@ def area_input() -> LiteralInput:
         "area",
         "Area",
         "The area to subset over separated by commas: west,south,east,north in "
-        "degrees. Example: 0.,49.,10.,65",
+        "degrees (or the four values as repeated inputs). Example: 0.,49.,10.,65",
     )
 
 
@@ -124,7 +132,8 @@ def dims_input() -> LiteralInput:
     return text_input(
         "dims",
         "Dimensions",
-        f"Comma separated dimensions to average over, out of {', '.join(DIMS)}. Means over "
+        f"Comma separated dimensions to average over (or the input repeated), out of "
+        f"{', '.join(DIMS)}. Means over "
         "latitude and longitude are weighted by cell area (areacella/areacello when the "
         "archive has them); on curvilinear and rotated-pole grids average both together. "
         "Example: latitude,longitude",
@@ -178,10 +187,12 @@ def result_outputs() -> list[ComplexOutput]:
 
 
 def literal(request, name: str, default=None):
-    """Value of a literal input, or ``default`` when it was not given."""
-    if name in request.inputs and request.inputs[name]:
-        return request.inputs[name][0].data
-    return default
+    """Value of a literal input, or ``default`` when it was not given; the values of a
+    repeated input joined by commas."""
+    values = [value.data for value in request.inputs.get(name) or ()]
+    if len(values) > 1:
+        return ",".join(str(value) for value in values)
+    return values[0] if values else default
 
 
 def complex_text(request, name: str) -> str | None:
@@ -201,36 +212,6 @@ def complex_text(request, name: str) -> str | None:
 def inventory() -> Inventory:
     """The archive inventory of the configured service."""
     return Inventory.from_settings(get_settings())
-
-
-@contextmanager
-def rejected_as_wps_exception() -> Iterator[None]:
-    """Turn errors found before a job is accepted into OGC exception reports (HTTP 400)."""
-    try:
-        yield
-    except errors.MissingParameter as err:
-        raise MissingParameterValue(str(err), locator=err.name) from err
-    except errors.InvalidParameter as err:
-        raise InvalidParameterValue(str(err), locator=err.name) from err
-
-
-@contextmanager
-def failed_as_process_error() -> Iterator[None]:
-    """Turn errors found while a job runs into a readable failure message of its status."""
-    try:
-        yield
-    except errors.MissingParameter as err:
-        raise ProcessError(
-            f"MissingParameterValue: {err}", max_length=2000, allowed_chars=MESSAGE_CHARS
-        ) from err
-    except errors.InvalidParameter as err:
-        raise ProcessError(
-            f"InvalidParameterValue: {err}", max_length=2000, allowed_chars=MESSAGE_CHARS
-        ) from err
-    except errors.ServiceError as err:
-        raise ProcessError(
-            f"NoApplicableCode: {err}", max_length=2000, allowed_chars=MESSAGE_CHARS
-        ) from err
 
 
 def job_dir(process: Process, settings: Settings) -> tuple[Path, str]:
@@ -277,13 +258,19 @@ class JobProcess(Process):
 
     PyWPS's own fork is not used: an async Execute is recorded in the store and answered
     with PyWPS's usual "accepted" status document; the dispatcher runs it later in a worker
-    (see ``cp4cds_wps.jobs``). Synchronous executions run here, as PyWPS runs them.
+    (see ``cp4cds_wps.jobs``). Synchronous executions run here, as PyWPS runs them; when
+    one fails, the answer is an OGC exception report saying why (:func:`sync_failure`), not
+    an execute response whose status says "failed" (which birdy reports as "Sorry, process
+    failed.").
     """
+
+    #: What made the handler fail (set by subclasses' handlers).
+    failure: BaseException | None = None
 
     def execute(self, wps_request, uuid):
         """Refuse a request over the configured limits (``[limits]``) before accepting it,
         with the reason the meta-WPS ``estimate`` gives."""
-        with rejected_as_wps_exception():
+        with rejected_as_wps_exception(fetched_inputs(wps_request)):
             check_limits(self.identifier, wps_inputs(wps_request), inventory(), get_settings())
         return super().execute(wps_request, uuid)
 
@@ -295,9 +282,21 @@ class JobProcess(Process):
         )
 
     def _execute_process(self, async_, wps_request, wps_response):
-        if not async_:
-            return super()._execute_process(async_, wps_request, wps_response)
         settings = get_settings()
+        if not async_:
+            wps_response = super()._execute_process(async_, wps_request, wps_response)
+            if wps_response.status == WPS_STATUS.FAILED:
+                raise sync_failure(self.failure, fetched_inputs(wps_request))
+            owner = requester(wps_request)
+            if owner is not None and settings.auth.private_results:
+                # its outputs are its owner's: /outputs serves them to the owner only
+                job_store(settings.jobs.database).record_done(
+                    str(self.uuid),
+                    self.identifier,
+                    owner=owner,
+                    outputs=output_urls(wps_response.doc),
+                )
+            return wps_response
         wps_response._update_status(WPS_STATUS.ACCEPTED, "queued", 0)
         try:
             job_store(settings.jobs.database).submit(
@@ -359,11 +358,18 @@ class DataProcess(JobProcess):
 
     def execute(self, wps_request, uuid):
         """Validate the request before PyWPS accepts it, so bad input is an OGC exception."""
-        with rejected_as_wps_exception():
+        with rejected_as_wps_exception(fetched_inputs(wps_request)):
             self.plan(self.parse(wps_request), inventory())
         return super().execute(wps_request, uuid)
 
     def _handler(self, wps_request, response):
+        try:
+            return self._run(wps_request, response)
+        except Exception as err:
+            self.failure = err
+            raise
+
+    def _run(self, wps_request, response):
         settings = get_settings()
         out_dir, out_url = job_dir(self, settings)
         with failed_as_process_error():

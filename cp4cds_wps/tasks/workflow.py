@@ -44,6 +44,7 @@ from cp4cds_wps.ops.open import open_dataset
 from cp4cds_wps.ops.params import (
     TimeRange,
     parse_area,
+    parse_json,
     parse_level,
     parse_time,
     parse_time_components,
@@ -285,12 +286,7 @@ def parse_workflow(text: str | None) -> Workflow:
     """
     if text is None or not text.strip():
         raise MissingParameter(INPUT)
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _problem(
-            f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        ) from exc
+    doc = parse_json(text, INPUT)
     if not isinstance(doc, dict):
         raise _problem("must be a JSON object with the keys inputs, steps and outputs")
     _unknown_keys(doc, KEYS, "the workflow")

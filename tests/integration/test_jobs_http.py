@@ -119,11 +119,11 @@ def job_id(status_url: str) -> str:
     return status_url.rsplit("/", 1)[-1].removesuffix(".xml")
 
 
-def final_document(status_url: str, timeout: float = 120) -> str:
-    """Poll a status document until it reports success or failure."""
+def final_document(status_url: str, timeout: float = 120, *, headers: dict | None = None) -> str:
+    """Poll a status document (sending ``headers``) until it reports success or failure."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        document = requests.get(status_url, timeout=30).text
+        document = requests.get(status_url, headers=headers, timeout=30).text
         if "ProcessSucceeded" in document or "ProcessFailed" in document:
             return document
         time.sleep(0.2)

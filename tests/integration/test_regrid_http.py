@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from birdy import WPSClient
+from owslib.util import ServiceException
 from owslib.wps import WebProcessingService
 
 from cp4cds_wps.inventory import Inventory
@@ -143,10 +144,11 @@ def test_bad_input_is_refused_before_a_job_starts(wps_url, inputs, code, locator
 
 def test_a_dataset_without_latitude_and_longitude_fails_the_job_with_the_reason(wps_url, settings):
     before = set(settings.output_dir.rglob("*"))
-    response = WPSClient(wps_url).regrid(collection=NO_GRID, method="bilinear", grid="1deg")
-    assert not response.isSucceded()
-    message = " ".join(e.text for e in response.errors)
-    assert "InvalidParameterValue: collection: dataset has no latitude axis" in message
+    with pytest.raises(ServiceException) as refused:  # a synchronous failure: an exception report
+        WPSClient(wps_url).regrid(collection=NO_GRID, method="bilinear", grid="1deg")
+    message = str(refused.value)
+    assert 'exceptionCode="InvalidParameterValue" locator="collection"' in message
+    assert "collection: dataset has no latitude axis" in message
     # neither outputs nor CDO work files are left behind
     assert {p for p in settings.output_dir.rglob("*") if p.suffix == ".nc"} == {
         p for p in before if p.suffix == ".nc"

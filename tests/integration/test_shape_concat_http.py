@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from birdy import WPSClient
+from owslib.util import ServiceException
 from owslib.wps import WebProcessingService
 
 from .wps_client import execute_kvp
@@ -127,10 +128,11 @@ def test_a_polygon_off_the_grid_fails_the_job_naming_the_grid(wps_url):
     off_grid = json.dumps(
         {"type": "Polygon", "coordinates": [[[10, 10], [20, 10], [20, 20], [10, 20], [10, 10]]]}
     )
-    response = WPSClient(wps_url).average_shape(collection=REGULAR, shape=off_grid)
-    assert not response.isSucceded()
-    message = " ".join(e.text for e in response.errors)
-    assert "InvalidParameterValue: shape: polygon '0' covers no grid cell" in message
+    with pytest.raises(ServiceException) as refused:  # a synchronous failure: an exception report
+        WPSClient(wps_url).average_shape(collection=REGULAR, shape=off_grid)
+    message = str(refused.value)
+    assert 'exceptionCode="InvalidParameterValue" locator="shape"' in message
+    assert "shape: polygon &#39;0&#39; covers no grid cell" in message
     assert "latitudes -89.25 to 60.75" in message
 
 

@@ -214,3 +214,14 @@ def test_tables_are_created_once_by_concurrent_stores(tmp_path):
         thread.join()
     assert errors == []
     assert JobStore(url).ping()
+
+
+def test_a_synchronous_run_is_recorded_final_with_its_owner(store):
+    job = store.record_done("s", "average", owner="alice", outputs={"output": "http://o/s.m4"})
+    assert store.get("s") == job
+    assert (job.state, job.progress, job.owner, job.outputs) == (
+        "succeeded", 100, "alice", {"output": "http://o/s.m4"}
+    )  # fmt: skip
+    assert job.final and job.finished is not None
+    assert store.claim_next("local") is None  # nothing to run
+    assert [j.id for j in store.expired(utcnow() + timedelta(seconds=1))] == ["s"]

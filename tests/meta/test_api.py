@@ -72,3 +72,23 @@ def test_bad_estimate_inputs_are_ogc_exceptions(client):
         "&DataInputs=process=subsett;collection=x"
     )
     assert unknown.status_code == 400 and 'locator="process"' in unknown.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("[" * 50000, "nests lists and objects deeper than 64 levels"),  # was RecursionError
+        ('{"project": ' * 70 + '"cmip6"' + "}" * 70, "deeper than 64"),
+        ("{project: cmip6}", "is not valid JSON: Expecting property name enclosed in double"),
+    ],
+)
+def test_a_body_that_is_no_usable_json_is_400_naming_the_body(client, body, reason):
+    response = client.post("/api/constraints", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json["locator"] == "body"
+    assert reason in response.json["reason"]
+
+
+def test_a_body_over_the_size_limit_is_413(client):
+    response = client.post("/api/constraints", data=b" " * (21 << 20))
+    assert response.status_code == 413

@@ -10,6 +10,7 @@ from cp4cds_wps.ops.params import (
     LevelRange,
     TimeRange,
     parse_area,
+    parse_json,
     parse_level,
     parse_time,
     parse_time_components,
@@ -152,3 +153,14 @@ def test_parse_level_errors(text, fragment):
 def test_parse_level_nothing():
     assert parse_level(None) is None
     assert parse_level("/") is None
+
+
+def test_json_documents_are_parsed_up_to_a_depth():
+    assert parse_json('{"a": [[1, 2], {"b": []}]}', "shape") == {"a": [[1, 2], {"b": []}]}
+    assert parse_json("[" * 64 + "]" * 64, "shape")
+    with pytest.raises(InvalidParameter, match="^shape: nests lists and objects deeper than 64"):
+        parse_json("[" * 65 + "]" * 65, "shape")
+    with pytest.raises(InvalidParameter, match="^workflow: nests lists and objects deeper"):
+        parse_json("[" * 50000, "workflow")  # Python's own decoder: RecursionError
+    with pytest.raises(InvalidParameter, match="^body: is not valid JSON: Expecting value at"):
+        parse_json('{"a": ', "body")

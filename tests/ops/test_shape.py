@@ -122,6 +122,19 @@ def test_a_polygon_a_feature_and_a_collection_are_named():
             "feature '0' is not a valid polygon: Self-intersection",
         ),
         ('{"type": "Polygon", "coordinates": [[[0, 0], [1]]]}', "not those of a Polygon"),
+        (  # was a GEOSException: HTTP 500
+            '{"type": "Polygon", "coordinates": [[["NaN", "NaN"], ["NaN", 1], [1, 1], '
+            '["NaN", "NaN"]]]}',
+            "feature '0' has a coordinate that is no number: 'NaN'",
+        ),
+        (json.dumps(box(0, 0, "1", 1)), "a coordinate that is no number: '1'"),
+        (json.dumps(box(0, 0, True, 1)), "a coordinate that is no number: True"),
+        (  # JSON's NaN literal: a float, but no ring can close on it
+            '{"type": "Polygon", "coordinates": [[[NaN, NaN], [NaN, 1], [1, 1], [NaN, NaN]]]}',
+            "not those of a Polygon",
+        ),
+        ("[" * 50000, "nests lists and objects deeper than 64 levels"),  # was a RecursionError
+        ('{"type": "Polygon", "coordinates": ' + "[" * 70 + "]" * 70 + "}", "deeper than 64"),
     ],
 )
 def test_bad_geojson_is_refused_naming_the_shape_input(text, message):

@@ -384,6 +384,7 @@ CYCLE = {
     ("doc", "message"),
     [
         ('{"inputs": ', "is not valid JSON: Expecting value at line 1, column 12"),
+        ("[" * 50000, "nests lists and objects deeper than 64 levels"),  # was RecursionError
         ("[1, 2]", "must be a JSON object with the keys inputs, steps and outputs"),
         (
             changed("steps", ...),

@@ -1,0 +1,80 @@
+"""OGC exception reports (OWS 1.1 for WPS 1.0.0, OWS 2.0 for WPS 2.0.0) and a safe look at
+the root element of an XML request, for the layers in front of PyWPS."""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+
+from lxml import etree
+
+WPS1_NS = "http://www.opengis.net/wps/1.0.0"
+WPS2_NS = "http://www.opengis.net/wps/2.0"
+OWS11_NS = "http://www.opengis.net/ows/1.1"
+OWS2_NS = "http://www.opengis.net/ows/2.0"
+
+
+class OwsException(Exception):
+    """An OGC exception, answered as an exception report with an HTTP status.
+
+    Parameters
+    ----------
+    code
+        The OWS exception code (``InvalidParameterValue``, ``NoApplicableCode``, ...).
+    text
+        What is wrong, for the user.
+    http_status
+        The HTTP status of the answer.
+    locator
+        The parameter concerned, if any.
+    """
+
+    def __init__(self, code: str, text: str, http_status: int, locator: str | None = None):
+        super().__init__(text)
+        self.code = code
+        self.text = text
+        self.http_status = http_status
+        self.locator = locator
+
+
+def is_control(char: str) -> bool:
+    """Whether ``char`` is a control character other than tab and line breaks."""
+    return unicodedata.category(char) == "Cc" and char not in "\t\n\r"
+
+
+def printable(text: str) -> str:
+    """``text`` fit for XML: control characters (but tab and line breaks) shown as ``\\xNN``."""
+    return "".join(f"\\x{ord(c):02x}" if is_control(c) else c for c in text)
+
+
+def exception_report(error: OwsException, version: str = "2.0.0") -> bytes:
+    """The ``ows:ExceptionReport`` of ``error``: OWS 2.0 for WPS ``version`` 2.0.0, else OWS 1.1.
+
+    Texts and locators holding control characters (which XML cannot hold) are shown escaped.
+    """
+    ows = OWS2_NS if version == "2.0.0" else OWS11_NS
+    attributes = {"version": version}
+    if version == "2.0.0":
+        attributes["{http://www.w3.org/XML/1998/namespace}lang"] = "en"
+    root = etree.Element(f"{{{ows}}}ExceptionReport", attributes, nsmap={"ows": ows})
+    exception = etree.SubElement(root, f"{{{ows}}}Exception", exceptionCode=error.code)
+    if error.locator:
+        exception.set("locator", printable(error.locator))
+    etree.SubElement(exception, f"{{{ows}}}ExceptionText").text = printable(error.text)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def xml_root(body: bytes) -> etree.QName | None:
+    """Name of the root element of ``body`` (reads only its start), or None when ``body``
+    does not start as XML (empty, not XML, a broken or truncated start tag, a prefix
+    without namespace)."""
+    try:
+        _event, root = next(
+            etree.iterparse(
+                io.BytesIO(body), events=("start",), resolve_entities=False, no_network=True
+            )
+        )
+        # a tag with an undeclared prefix (e.g. cut short: "<wps:Execu") is no QName
+        return etree.QName(root)
+    except (etree.XMLSyntaxError, ValueError, StopIteration):
+        return None
