@@ -3,7 +3,7 @@ the root element of an XML request, for the layers in front of PyWPS."""
 
 from __future__ import annotations
 
-import io
+import contextlib
 import unicodedata
 
 from lxml import etree
@@ -67,14 +67,17 @@ def exception_report(error: OwsException, version: str = "2.0.0") -> bytes:
 def xml_root(body: bytes) -> etree.QName | None:
     """Name of the root element of ``body`` (reads only its start), or None when ``body``
     does not start as XML (empty, not XML, a broken or truncated start tag, a prefix
-    without namespace)."""
-    try:
-        _event, root = next(
-            etree.iterparse(
-                io.BytesIO(body), events=("start",), resolve_entities=False, no_network=True
-            )
-        )
-        # a tag with an undeclared prefix (e.g. cut short: "<wps:Execu") is no QName
-        return etree.QName(root)
-    except (etree.XMLSyntaxError, ValueError, StopIteration):
-        return None
+    without namespace).
+
+    A pull parser is fed the body: the start of the root counts even when a later part of
+    the body is not well-formed (how far lxml's ``iterparse`` reads ahead before it fails
+    differs between its versions)."""
+    parser = etree.XMLPullParser(events=("start",), resolve_entities=False, no_network=True)
+    with contextlib.suppress(etree.XMLSyntaxError):  # the events before an error are kept
+        parser.feed(body)
+    for _event, root in parser.read_events():
+        try:
+            return etree.QName(root)
+        except ValueError:  # a tag with an undeclared prefix (e.g. cut short: "<wps:Execu")
+            return None
+    return None
