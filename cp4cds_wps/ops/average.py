@@ -22,21 +22,31 @@ import numpy as np
 import xarray as xr
 
 from cp4cds_wps.errors import InvalidParameter, MissingParameter
-from cp4cds_wps.ops.cf import bounds_name, bounds_names, value_encoding, with_cell_method
+from cp4cds_wps.ops.cf import (
+    bounds_name,
+    bounds_names,
+    value_encoding,
+    with_cell_method,
+    without_grid_mapping,
+)
 from cp4cds_wps.ops.weights import cell_areas, horizontal_grid
 
 __all__ = [
     "DIMS",
     "FREQS",
+    "REALIZATION_DIMS",
     "average_over_dims",
     "average_time",
     "check_coarser",
     "parse_dims",
     "parse_freq",
+    "realization_dim",
 ]
 
 #: The dimensions a user may average over.
 DIMS = ("time", "level", "latitude", "longitude", "realization")
+#: Names of ensemble axes, averaged by ``realization``.
+REALIZATION_DIMS = ("realization", "member", "ensemble")
 #: The periods of time means and the shortest length (days) of one period in any calendar.
 FREQS = {"day": 1.0, "month": 28.0, "season": 89.0, "year": 360.0}
 #: ``frequency`` global attribute of the results (CMIP vocabulary; it has no season).
@@ -118,6 +128,19 @@ def _vertical_dim(ds: xr.Dataset) -> str | None:
     return None
 
 
+def realization_dim(ds: xr.Dataset) -> str | None:
+    """The ensemble axis: ``realization``, ``member`` or ``ensemble``, else the dimension of
+    a 1-D variable of standard name ``realization`` (e.g. the member labels of the IPCC
+    atlas files), or None."""
+    for name in REALIZATION_DIMS:
+        if name in ds.dims:
+            return name
+    for var in ds.variables.values():
+        if var.attrs.get("standard_name") == "realization" and var.ndim == 1:
+            return var.dims[0]
+    return None
+
+
 def _time_bounds(ds: xr.Dataset) -> np.ndarray | None:
     """The time bounds ``(n, 2)`` as cftime dates (read once: they are dask-backed), or None."""
     bounds = bounds_name(ds, "time")
@@ -170,7 +193,12 @@ def _resolve(ds: xr.Dataset, dims: Sequence[str]) -> dict[str, tuple[str, ...]]:
                     "meaning: average latitude and longitude together",
                 )
             continue
-        found = _vertical_dim(ds) if dim == "level" else dim if dim in ds.dims else None
+        if dim == "level":
+            found = _vertical_dim(ds)
+        elif dim == "realization":
+            found = realization_dim(ds)
+        else:
+            found = dim if dim in ds.dims else None
         if found is None:
             raise InvalidParameter(
                 "dims", f"dataset has no {dim} axis; its dimensions are {_dims_text(ds)}"
@@ -214,8 +242,11 @@ def average_over_dims(
         thickness when the vertical axis has bounds (else plain), time means by the length of
         each step when time has bounds (else plain). Variables without the axes are kept
         unchanged; coordinates and bounds of averaged axes are replaced by scalar coordinates
-        (1-D axes) or dropped (2-D latitude/longitude). ``cell_methods`` say what was done,
-        e.g. ``"time: mean area: mean (comment: area-weighted, cell areas from bounds)"``.
+        (1-D axes) or dropped (2-D latitude/longitude, rotated axes, cell vertices); a
+        horizontal mean drops the ``grid_mapping`` of the means and the grid-mapping
+        variables no other variable refers to. Other axes (ensemble members, levels, ...)
+        and their coordinates are kept. ``cell_methods`` say what was done, e.g.
+        ``"time: mean area: mean (comment: area-weighted, cell areas from bounds)"``.
 
     Raises
     ------
@@ -248,7 +279,8 @@ def average_over_dims(
     scalar = [
         names[0] for dim, names in resolved.items() if len(names) == 1 and dim != "realization"
     ]
-    return _replace_axes(ds, means, reduced, scalar)
+    out = _replace_axes(ds, means, reduced, scalar)
+    return without_grid_mapping(out, means) if horizontal else out
 
 
 def _weights_and_methods(
@@ -280,7 +312,7 @@ def _weights_and_methods(
                 if dim in resolved:
                     methods.append(f"{resolved[dim][0]}: mean (comment: {comment})")
     if "realization" in resolved:
-        methods.append("realization: mean")
+        methods.append(f"{resolved['realization'][0]}: mean")
     return factors, methods
 
 
@@ -292,7 +324,10 @@ def _product(factors: list[xr.DataArray], var: xr.DataArray) -> xr.DataArray | N
     for factor in factors[1:]:
         weight = weight * factor
     if var.chunks is not None:
-        weight = weight.chunk({d: var.chunksizes[d] for d in weight.dims})
+        # the chunks of the values: those of its coordinates (e.g. labels along an ensemble
+        # axis, read in one chunk) may differ
+        chunks = var.variable.chunksizes
+        weight = weight.chunk({d: chunks[d] for d in weight.dims})
     return weight
 
 

@@ -9,6 +9,10 @@ import xarray as xr
 
 from cp4cds_wps.errors import InvalidParameter, MissingParameter
 from cp4cds_wps.ops.average import average_over_dims, average_time, parse_dims, parse_freq
+from cp4cds_wps.ops.open import open_dataset
+from cp4cds_wps.output.netcdf import write_netcdf
+from tests.cf_check import cf_failures
+from tests.synthetic import MEMBERS, ensemble_file, rotated_pole_dataset
 
 DAYS = {
     "360_day": [30] * 12,
@@ -299,3 +303,66 @@ def test_a_freq_not_coarser_than_the_data_is_refused(freq):
         average_time(monthly("noleap", np.arange(24.0)), freq)
     assert info.value.name == "freq"
     assert "choose season or year" in info.value.reason
+
+
+# -- datasets with other axes: ensemble members ----------------------------------------------
+
+
+def band_weights(ds: xr.Dataset) -> np.ndarray:
+    """Exact areas (up to a constant) of the cells of a regular grid with bounds."""
+    sin = np.sin(np.deg2rad(ds.lat_bnds.values))
+    width = np.diff(ds.lon_bnds.values, axis=1)[:, 0]
+    return np.abs(np.diff(sin, axis=1)) * width[None, :]
+
+
+def written_cf_failures(ds: xr.Dataset, tmp_path) -> set[str]:
+    return cf_failures(write_netcdf(ds, tmp_path / "out.nc", history="test"))
+
+
+def test_area_means_of_an_ensemble_file_keep_the_members_and_their_labels(tmp_path):
+    ds = open_dataset([ensemble_file(tmp_path)])
+    mean = average_over_dims(ds, ["latitude", "longitude"])
+    assert mean.pr.dims == ("member", "time")
+    values = ds.pr.values.astype(float)
+    expected = (values * band_weights(ds)).sum((-2, -1)) / band_weights(ds).sum()
+    np.testing.assert_allclose(mean.pr.values, expected, rtol=1e-6)
+    assert list(mean.member_id.values) == list(MEMBERS)
+    assert written_cf_failures(mean, tmp_path) == set()
+
+
+def test_every_axis_of_an_ensemble_file_can_be_averaged(tmp_path):
+    ds = open_dataset([ensemble_file(tmp_path)])
+    values = ds.pr.values.astype(float)
+    over_time = average_over_dims(ds, ["time"])
+    assert over_time.pr.dims == ("member", "lat", "lon")
+    np.testing.assert_allclose(over_time.pr.values, values.mean(1), rtol=1e-6)  # 30-day months
+    over_members = average_over_dims(ds, ["realization"])
+    assert over_members.pr.dims == ("time", "lat", "lon")
+    np.testing.assert_allclose(over_members.pr.values, values.mean(0), rtol=1e-6)
+    assert "member_id" not in over_members.variables
+    assert over_members.pr.attrs["cell_methods"] == "time: mean member: mean"
+    for mean in (over_time, over_members):
+        assert written_cf_failures(mean, tmp_path) == set()
+
+
+def test_time_means_of_an_ensemble_file_keep_the_members(tmp_path):
+    ds = open_dataset([ensemble_file(tmp_path)])
+    season = average_time(ds, "season")
+    assert season.pr.dims == ("member", "time", "lat", "lon")
+    values = ds.pr.values.astype(float)
+    # JF of the DJF season starting in December 1999, then March alone (MAM)
+    np.testing.assert_allclose(season.pr.values[:, 0], values[:, :2].mean(1), rtol=1e-6)
+    np.testing.assert_allclose(season.pr.values[:, 1], values[:, 2], rtol=1e-6)
+    assert list(season.member_id.values) == list(MEMBERS)
+    assert written_cf_failures(season, tmp_path) == set()
+
+
+@pytest.mark.parametrize("vertices", [("lat_vertices", "lon_vertices"), None])
+def test_averaging_away_a_rotated_pole_grid_leaves_no_grid_mapping_behind(vertices, tmp_path):
+    path = tmp_path / "tas_EUR-44_rotated.nc"
+    rotated_pole_dataset(vertices=vertices).to_netcdf(path)
+    mean = average_over_dims(open_dataset([path]), ["latitude", "longitude"])
+    assert mean.tas.dims == ("time",)
+    assert "grid_mapping" not in mean.tas.attrs and "rotated_pole" not in mean.variables
+    assert not {"rlat", "rlon", "lat", "lon", "lat_vertices", "lon_vertices"} & set(mean.variables)
+    assert written_cf_failures(mean, tmp_path) == set()
