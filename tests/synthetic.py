@@ -1,7 +1,9 @@
-"""Synthetic netCDF files with the quirks of real archive files, written by the tests.
+"""Synthetic datasets on every kind of grid, and files with the quirks of real archive files.
 
-Each builder writes a small file in a folder the test gives (``tmp_path``) and returns its
-path; tests open it with :func:`cp4cds_wps.ops.open.open_dataset`, as the service does.
+The grid builders return small in-memory datasets with a smooth ``tas`` of two monthly steps
+(the second 1 K warmer); the file builders write a file in the folder a test gives
+(``tmp_path``) and return its path, to be opened with
+:func:`cp4cds_wps.ops.open.open_dataset` as the service does.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import xarray as xr
 
 CALENDAR = "360_day"
 TIME_ENCODING = {"units": "days since 2000-01-01", "calendar": CALENDAR, "dtype": "float64"}
+LAT_ATTRS = {"standard_name": "latitude", "units": "degrees_north"}
+LON_ATTRS = {"standard_name": "longitude", "units": "degrees_east"}
 
 
-def smooth_field(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+def field(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     """A smooth positive field of latitude and longitude (degrees)."""
     phi, lam = np.deg2rad(lat), np.deg2rad(lon)
     return 280.0 + 20.0 * np.cos(2 * phi) + 5.0 * np.sin(lam) * np.cos(phi) + 3.0 * np.sin(phi)
@@ -39,23 +43,160 @@ def monthly_axis(months: int, start_year: int = 2000) -> xr.Dataset:
     return ds
 
 
-def regular_axes(step: float, south: float = -90.0, north: float = 90.0) -> xr.Dataset:
-    """1-D ``lat``/``lon`` of a regular grid of ``step`` degrees with their bounds."""
+def with_time(ds: xr.Dataset, data: np.ndarray, dims: tuple[str, ...]) -> xr.Dataset:
+    """``ds`` with a variable ``tas`` (two time steps of ``data``, the second 1 K warmer),
+    CMIP-like attributes and cftime time bounds."""
+    ds = ds.merge(monthly_axis(2))
+    ds["tas"] = (
+        ("time", *dims),
+        np.stack([data, data + 1.0]),
+        {
+            "standard_name": "air_temperature",
+            "units": "K",
+            "cell_methods": "area: time: mean",
+            "cell_measures": "area: areacella",
+        },
+    )
+    ds.attrs = {
+        "grid": "native atmosphere grid",
+        "nominal_resolution": "500 km",
+        "external_variables": "areacella",
+    }
+    return ds
+
+
+def regular(
+    step: float,
+    *,
+    south: float = -90.0,
+    north: float = 90.0,
+    west: float = 0.0,
+    east: float = 360.0,
+) -> xr.Dataset:
+    """A regular grid of ``step`` degrees with bounds between those edges, and ``tas``."""
     lat = np.arange(south + step / 2, north, step)
-    lon = np.arange(step / 2, 360, step)
+    lon = np.arange(west + step / 2, east, step)
     ds = xr.Dataset(
         {
             "lat_bnds": (("lat", "bnds"), np.stack([lat - step / 2, lat + step / 2], -1)),
             "lon_bnds": (("lon", "bnds"), np.stack([lon - step / 2, lon + step / 2], -1)),
         },
         coords={
-            "lat": ("lat", lat, {"standard_name": "latitude", "units": "degrees_north"}),
-            "lon": ("lon", lon, {"standard_name": "longitude", "units": "degrees_east"}),
+            "lat": ("lat", lat, {**LAT_ATTRS, "axis": "Y", "bounds": "lat_bnds"}),
+            "lon": ("lon", lon, {**LON_ATTRS, "axis": "X", "bounds": "lon_bnds"}),
         },
     )
-    ds.lat.attrs.update(axis="Y", bounds="lat_bnds")
-    ds.lon.attrs.update(axis="X", bounds="lon_bnds")
+    return with_time(ds, field(*np.meshgrid(lat, lon, indexing="ij")), ("lat", "lon"))
+
+
+def to_geographic(rlat: np.ndarray, rlon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions on a sphere turned by 50 degrees about the y axis, then 40 about the z axis."""
+    phi, lam = np.deg2rad(rlat), np.deg2rad(rlon)
+    xyz = np.stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)], -1)
+    b, a = np.deg2rad(50.0), np.deg2rad(40.0)
+    turn_y = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
+    turn_z = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+    x, y, z = np.moveaxis(xyz @ (turn_z @ turn_y).T, -1, 0)
+    return np.rad2deg(np.arcsin(np.clip(z, -1, 1))), np.rad2deg(np.arctan2(y, x)) % 360
+
+
+def curvilinear(
+    step: float = 6.0,
+    *,
+    bounds: bool = True,
+    names: tuple[str, str] = ("vertices_latitude", "vertices_longitude"),
+) -> xr.Dataset:
+    """A global curvilinear grid (a turned regular grid) along ``(j, i)``, with its cell
+    vertices (CMIP6 ocean names by default; counterclockwise), and a smooth ``tas`` of the
+    geographic positions."""
+    redges, ledges = np.arange(-90, 90 + step / 2, step), np.arange(0, 360 + step / 2, step)
+    rlat, rlon = np.meshgrid((redges[:-1] + redges[1:]) / 2, (ledges[:-1] + ledges[1:]) / 2)
+    rlat, rlon = rlat.T, rlon.T
+    lat, lon = to_geographic(rlat, rlon)
+    # counterclockwise corners: SW, SE, NE, NW
+    corner_lat = np.stack([redges[:-1], redges[:-1], redges[1:], redges[1:]], -1)[:, None, :]
+    corner_lon = np.stack([ledges[:-1], ledges[1:], ledges[1:], ledges[:-1]], -1)[None, :, :]
+    vlat, vlon = to_geographic(*np.broadcast_arrays(corner_lat, corner_lon))
+    ds = xr.Dataset(
+        coords={"lat": (("j", "i"), lat, LAT_ATTRS), "lon": (("j", "i"), lon, LON_ATTRS)}
+    )
+    if bounds:
+        ds[names[0]] = (("j", "i", "vertices"), vlat)
+        ds[names[1]] = (("j", "i", "vertices"), vlon)
+        ds.lat.attrs["bounds"], ds.lon.attrs["bounds"] = names
+    return with_time(ds, field(lat, lon), ("j", "i"))
+
+
+#: The rotated pole of the synthetic rotated-pole grids (that of CORDEX EUR domains).
+ROTATED_POLE = {
+    "grid_mapping_name": "rotated_latitude_longitude",
+    "grid_north_pole_latitude": 39.25,
+    "grid_north_pole_longitude": -162.0,
+}
+
+
+def unrotated(rlat: np.ndarray, rlon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Geographic latitude and longitude (-180..180) of rotated positions (degrees), by the
+    standard rotated-pole formulas of :data:`ROTATED_POLE`."""
+    pole_lat = np.deg2rad(ROTATED_POLE["grid_north_pole_latitude"])
+    pole_lon = np.deg2rad(ROTATED_POLE["grid_north_pole_longitude"] + 180)
+    phi, lam = np.deg2rad(rlat), np.deg2rad(rlon)
+    lat = np.arcsin(np.sin(phi) * np.sin(pole_lat) + np.cos(phi) * np.cos(lam) * np.cos(pole_lat))
+    lon = pole_lon + np.arctan2(
+        np.cos(phi) * np.sin(lam),
+        np.sin(pole_lat) * np.cos(phi) * np.cos(lam) - np.cos(pole_lat) * np.sin(phi),
+    )
+    return np.rad2deg(lat), (np.rad2deg(lon) + 180) % 360 - 180
+
+
+def rotated_pole(step: float = 0.5, *, vertices: tuple[str, str] | None = None) -> xr.Dataset:
+    """A CORDEX-like regional rotated-pole grid (EUR-44-like): rotated axes ``rlat``,
+    ``rlon`` from -20 to 20 and -25 to 15 degrees, 2-D ``lat``/``lon``, the ``rotated_pole``
+    grid mapping, ``tas`` with ``coordinates: lat lon``, and with ``vertices`` the cell
+    corners under those names (CORDEX: ``lat_vertices``, ``lon_vertices``)."""
+    rlat, rlon = np.arange(-20.0, 20 + step / 2, step), np.arange(-25.0, 15 + step / 2, step)
+    lat, lon = unrotated(*np.meshgrid(rlat, rlon, indexing="ij"))
+    ds = xr.Dataset(
+        {"rotated_pole": ((), np.int32(0), ROTATED_POLE)},
+        coords={
+            "rlat": ("rlat", rlat, {"standard_name": "grid_latitude", "units": "degrees"}),
+            "rlon": ("rlon", rlon, {"standard_name": "grid_longitude", "units": "degrees"}),
+            "lat": (("rlat", "rlon"), lat, LAT_ATTRS),
+            "lon": (("rlat", "rlon"), lon, LON_ATTRS),
+        },
+    )
+    ds = with_time(ds, field(lat, lon), ("rlat", "rlon"))
+    ds.tas.attrs["grid_mapping"] = "rotated_pole"
+    ds.tas.encoding["coordinates"] = "lat lon"
+    if vertices is not None:
+        south, north = rlat[:, None] - step / 2, rlat[:, None] + step / 2
+        west, east = rlon[None, :] - step / 2, rlon[None, :] + step / 2
+        corners = [(south, west), (south, east), (north, east), (north, west)]
+        geographic = [unrotated(*np.broadcast_arrays(a, b)) for a, b in corners]
+        for name, k, coord in ((vertices[0], 0, "lat"), (vertices[1], 1, "lon")):
+            ds[name] = (("rlat", "rlon", "vertices"), np.stack([g[k] for g in geographic], -1))
+            ds[coord].attrs["bounds"] = name
     return ds
+
+
+def unstructured(step: float, south: float, north: float) -> xr.Dataset:
+    """The cells of a regular grid as an unstructured grid (one dimension ``cell``)."""
+    grid = regular(step, south=south, north=north)
+    lat, lon = (a.values.ravel() for a in xr.broadcast(grid.lat, grid.lon))
+    south_, north_ = lat - step / 2, lat + step / 2
+    west, east = lon - step / 2, lon + step / 2
+    ds = xr.Dataset(
+        {
+            "lat_vertices": (("cell", "nv"), np.stack([south_, south_, north_, north_], -1)),
+            "lon_vertices": (("cell", "nv"), np.stack([west, east, east, west], -1)),
+        },
+        coords={"lat": ("cell", lat, LAT_ATTRS), "lon": ("cell", lon, LON_ATTRS)},
+    )
+    ds.lat.attrs["bounds"], ds.lon.attrs["bounds"] = "lat_vertices", "lon_vertices"
+    return with_time(ds, grid.tas.values[0].ravel(), ("cell",))
+
+
+# -- files with the quirks of archive files --------------------------------------------------
 
 
 #: Members of the ensemble file and the offset of each member's values.
@@ -71,9 +212,9 @@ def ensemble_file(folder: Path, *, step: float = 30.0, months: int = 3) -> Path:
     The values are a smooth field of latitude and longitude plus the member's offset of
     :data:`MEMBERS` plus the month's index.
     """
-    ds = monthly_axis(months).merge(regular_axes(step))
+    ds = regular(step).drop_vars(["tas", "time", "time_bnds"]).merge(monthly_axis(months))
     members = list(MEMBERS)
-    base = smooth_field(*np.meshgrid(ds.lat.values, ds.lon.values, indexing="ij"))
+    base = field(*np.meshgrid(ds.lat.values, ds.lon.values, indexing="ij"))
     offsets = np.array(list(MEMBERS.values()))[:, None, None, None]
     values = base[None, None] + offsets + np.arange(months)[None, :, None, None]
     ds["pr"] = (
@@ -105,64 +246,3 @@ def ensemble_file(folder: Path, *, step: float = 30.0, months: int = 3) -> Path:
     path = Path(folder) / "pr_ENSEMBLE_rcp26_mon_200001-200003.nc"
     ds.to_netcdf(path, encoding={n: {"dtype": str} for n in ("member_id", "gcm_model")})
     return path
-
-
-#: The rotated pole of the synthetic rotated-pole grids (that of CORDEX EUR domains).
-ROTATED_POLE = {
-    "grid_mapping_name": "rotated_latitude_longitude",
-    "grid_north_pole_latitude": 39.25,
-    "grid_north_pole_longitude": -162.0,
-}
-
-
-def unrotated(rlat: np.ndarray, rlon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Geographic latitude and longitude (-180..180) of rotated positions (degrees), by the
-    standard rotated-pole formulas of :data:`ROTATED_POLE`."""
-    pole_lat = np.deg2rad(ROTATED_POLE["grid_north_pole_latitude"])
-    pole_lon = np.deg2rad(ROTATED_POLE["grid_north_pole_longitude"] + 180)
-    phi, lam = np.deg2rad(rlat), np.deg2rad(rlon)
-    lat = np.arcsin(np.sin(phi) * np.sin(pole_lat) + np.cos(phi) * np.cos(lam) * np.cos(pole_lat))
-    lon = pole_lon + np.arctan2(
-        np.cos(phi) * np.sin(lam),
-        np.sin(pole_lat) * np.cos(phi) * np.cos(lam) - np.cos(pole_lat) * np.sin(phi),
-    )
-    return np.rad2deg(lat), (np.rad2deg(lon) + 180) % 360 - 180
-
-
-def rotated_pole_dataset(
-    step: float = 2.0, *, vertices: tuple[str, str] | None = ("lat_vertices", "lon_vertices")
-) -> xr.Dataset:
-    """A CORDEX-like regional rotated-pole grid (EUR-44-like, coarser): rotated axes
-    ``rlat``/``rlon``, 2-D ``lat``/``lon``, the ``rotated_pole`` grid mapping, and (unless
-    ``vertices`` is None) the cell corners under those names, counterclockwise; monthly
-    ``tas`` with ``coordinates: lat lon``."""
-    redges, ledges = (
-        np.arange(-20.0, 20.0 + step / 2, step),
-        np.arange(-24.0, 16.0 + step / 2, step),
-    )
-    rlat, rlon = (redges[:-1] + redges[1:]) / 2, (ledges[:-1] + ledges[1:]) / 2
-    lat, lon = unrotated(*np.meshgrid(rlat, rlon, indexing="ij"))
-    ds = monthly_axis(2).assign_coords(
-        rlat=("rlat", rlat, {"standard_name": "grid_latitude", "units": "degrees", "axis": "Y"}),
-        rlon=("rlon", rlon, {"standard_name": "grid_longitude", "units": "degrees", "axis": "X"}),
-        lat=(("rlat", "rlon"), lat, {"standard_name": "latitude", "units": "degrees_north"}),
-        lon=(("rlat", "rlon"), lon, {"standard_name": "longitude", "units": "degrees_east"}),
-    )
-    ds["rotated_pole"] = ((), np.int32(0), ROTATED_POLE)
-    values = smooth_field(lat, lon)
-    ds["tas"] = (
-        ("time", "rlat", "rlon"),
-        np.stack([values, values + 1]).astype(np.float32),
-        {"standard_name": "air_temperature", "units": "K", "grid_mapping": "rotated_pole"},
-    )
-    ds.tas.encoding["coordinates"] = "lat lon"
-    if vertices is not None:
-        south, north = redges[:-1][:, None], redges[1:][:, None]
-        west, east = ledges[:-1][None, :], ledges[1:][None, :]
-        corners = [(south, west), (south, east), (north, east), (north, west)]
-        geographic = [unrotated(*np.broadcast_arrays(a, b)) for a, b in corners]
-        for name, k, standard_name in ((vertices[0], 0, "latitude"), (vertices[1], 1, "longitude")):
-            ds[name] = (("rlat", "rlon", "vertices"), np.stack([g[k] for g in geographic], -1))
-            ds[standard_name[:3]].attrs["bounds"] = name
-    ds.attrs = {"Conventions": "CF-1.8", "project_id": "CORDEX"}
-    return ds

@@ -12,7 +12,7 @@ from cp4cds_wps.ops.average import average_over_dims, average_time, parse_dims, 
 from cp4cds_wps.ops.open import open_dataset
 from cp4cds_wps.output.netcdf import write_netcdf
 from tests.cf_check import cf_failures
-from tests.synthetic import MEMBERS, ensemble_file, rotated_pole_dataset
+from tests.synthetic import MEMBERS, ensemble_file, rotated_pole
 
 DAYS = {
     "360_day": [30] * 12,
@@ -360,7 +360,7 @@ def test_time_means_of_an_ensemble_file_keep_the_members(tmp_path):
 @pytest.mark.parametrize("vertices", [("lat_vertices", "lon_vertices"), None])
 def test_averaging_away_a_rotated_pole_grid_leaves_no_grid_mapping_behind(vertices, tmp_path):
     path = tmp_path / "tas_EUR-44_rotated.nc"
-    rotated_pole_dataset(vertices=vertices).to_netcdf(path)
+    rotated_pole(2.0, vertices=vertices).to_netcdf(path)
     mean = average_over_dims(open_dataset([path]), ["latitude", "longitude"])
     assert mean.tas.dims == ("time",)
     assert "grid_mapping" not in mean.tas.attrs and "rotated_pole" not in mean.variables

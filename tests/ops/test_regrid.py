@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import re
 
-import cftime
 import dask
 import dask.array
 import numpy as np
@@ -30,127 +29,9 @@ from cp4cds_wps.ops.regrid import (
     target_grid,
 )
 from cp4cds_wps.ops.weights import cell_areas
+from tests.synthetic import curvilinear, regular, rotated_pole, unstructured
 
 CDO_OPERATORS = {"nearest_s2d": "remapnn", "bilinear": "remapbil", "conservative": "remapcon"}
-CALENDAR = "360_day"
-
-
-def field(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """A smooth positive field of latitude and longitude (degrees)."""
-    phi, lam = np.deg2rad(lat), np.deg2rad(lon)
-    return 280.0 + 20.0 * np.cos(2 * phi) + 5.0 * np.sin(lam) * np.cos(phi) + 3.0 * np.sin(phi)
-
-
-def with_time(ds: xr.Dataset, data: np.ndarray, dims: tuple[str, ...]) -> xr.Dataset:
-    """``ds`` with a variable ``tas`` (two time steps of ``data``, the second 1 K warmer),
-    CMIP-like attributes and cftime time bounds."""
-    starts = [cftime.datetime(2000, m, 1, calendar=CALENDAR) for m in (1, 2, 3)]
-    mids = [a + (b - a) / 2 for a, b in zip(starts[:-1], starts[1:], strict=True)]
-    ds = ds.assign_coords(
-        time=("time", mids, {"standard_name": "time", "axis": "T", "bounds": "time_bnds"})
-    )
-    ds.time.encoding = {"units": "days since 2000-01-01", "calendar": CALENDAR}
-    ds["time_bnds"] = (("time", "bnds"), np.stack([starts[:-1], starts[1:]], -1))
-    ds["tas"] = (
-        ("time", *dims),
-        np.stack([data, data + 1.0]),
-        {
-            "standard_name": "air_temperature",
-            "units": "K",
-            "cell_methods": "area: time: mean",
-            "cell_measures": "area: areacella",
-        },
-    )
-    ds.attrs = {
-        "grid": "native atmosphere grid",
-        "nominal_resolution": "500 km",
-        "external_variables": "areacella",
-    }
-    return ds
-
-
-def regular(step: float, *, south: float = -90.0, north: float = 90.0) -> xr.Dataset:
-    """A regular grid of ``step`` degrees with bounds and a smooth ``tas``."""
-    lat = np.arange(south + step / 2, north, step)
-    lon = np.arange(step / 2, 360, step)
-    ds = xr.Dataset(
-        {
-            "lat_bnds": (("lat", "bnds"), np.stack([lat - step / 2, lat + step / 2], -1)),
-            "lon_bnds": (("lon", "bnds"), np.stack([lon - step / 2, lon + step / 2], -1)),
-        },
-        coords={
-            "lat": ("lat", lat, {"standard_name": "latitude", "units": "degrees_north"}),
-            "lon": ("lon", lon, {"standard_name": "longitude", "units": "degrees_east"}),
-        },
-    )
-    ds.lat.attrs["bounds"], ds.lon.attrs["bounds"] = "lat_bnds", "lon_bnds"
-    return with_time(ds, field(*np.meshgrid(lat, lon, indexing="ij")), ("lat", "lon"))
-
-
-def to_geographic(rlat: np.ndarray, rlon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions on a sphere turned by 50 degrees about the y axis, then 40 about the z axis."""
-    phi, lam = np.deg2rad(rlat), np.deg2rad(rlon)
-    xyz = np.stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)], -1)
-    b, a = np.deg2rad(50.0), np.deg2rad(40.0)
-    turn_y = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
-    turn_z = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
-    x, y, z = np.moveaxis(xyz @ (turn_z @ turn_y).T, -1, 0)
-    return np.rad2deg(np.arcsin(np.clip(z, -1, 1))), np.rad2deg(np.arctan2(y, x)) % 360
-
-
-def curvilinear(step: float = 6.0, *, bounds: bool = True) -> xr.Dataset:
-    """A global curvilinear grid (a turned regular grid) along ``(j, i)``, with its cell
-    vertices, and a smooth ``tas`` of the geographic positions."""
-    redges, ledges = np.arange(-90, 90 + step / 2, step), np.arange(0, 360 + step / 2, step)
-    rlat, rlon = np.meshgrid((redges[:-1] + redges[1:]) / 2, (ledges[:-1] + ledges[1:]) / 2)
-    rlat, rlon = rlat.T, rlon.T
-    lat, lon = to_geographic(rlat, rlon)
-    # counterclockwise corners: SW, SE, NE, NW
-    corner_lat = np.stack([redges[:-1], redges[:-1], redges[1:], redges[1:]], -1)[:, None, :]
-    corner_lon = np.stack([ledges[:-1], ledges[1:], ledges[1:], ledges[:-1]], -1)[None, :, :]
-    vlat, vlon = to_geographic(*np.broadcast_arrays(corner_lat, corner_lon))
-    ds = xr.Dataset(
-        coords={
-            "lat": (("j", "i"), lat, {"standard_name": "latitude", "units": "degrees_north"}),
-            "lon": (("j", "i"), lon, {"standard_name": "longitude", "units": "degrees_east"}),
-        }
-    )
-    if bounds:
-        ds["vertices_latitude"] = (("j", "i", "vertices"), vlat)
-        ds["vertices_longitude"] = (("j", "i", "vertices"), vlon)
-        ds.lat.attrs["bounds"], ds.lon.attrs["bounds"] = "vertices_latitude", "vertices_longitude"
-    return with_time(ds, field(lat, lon), ("j", "i"))
-
-
-def rotated_pole() -> xr.Dataset:
-    """A regional rotated-pole grid (EUR-44-like) with its grid mapping and no bounds."""
-    rlat, rlon = np.arange(-20.0, 20.1, 0.5), np.arange(-25.0, 15.1, 0.5)
-    mapping = {
-        "grid_mapping_name": "rotated_latitude_longitude",
-        "grid_north_pole_latitude": 39.25,
-        "grid_north_pole_longitude": -162.0,
-    }
-    pole_lat, pole_lon = np.deg2rad(39.25), np.deg2rad(-162.0 + 180)
-    phi, lam = np.meshgrid(np.deg2rad(rlat), np.deg2rad(rlon), indexing="ij")
-    # the standard rotated-pole formulas (pole_lon shifted by 180 degrees)
-    lat = np.arcsin(np.sin(phi) * np.sin(pole_lat) + np.cos(phi) * np.cos(lam) * np.cos(pole_lat))
-    lon = pole_lon + np.arctan2(
-        np.cos(phi) * np.sin(lam),
-        np.sin(pole_lat) * np.cos(phi) * np.cos(lam) - np.cos(pole_lat) * np.sin(phi),
-    )
-    lat, lon = np.rad2deg(lat), (np.rad2deg(lon) + 180) % 360 - 180
-    ds = xr.Dataset(
-        {"rotated_pole": ((), 0, mapping)},
-        coords={
-            "rlat": ("rlat", rlat, {"standard_name": "grid_latitude", "units": "degrees"}),
-            "rlon": ("rlon", rlon, {"standard_name": "grid_longitude", "units": "degrees"}),
-            "lat": (("rlat", "rlon"), lat, {"standard_name": "latitude", "units": "degrees_north"}),
-            "lon": (("rlat", "rlon"), lon, {"standard_name": "longitude", "units": "degrees_east"}),
-        },
-    )
-    ds = with_time(ds, field(lat, lon), ("rlat", "rlon"))
-    ds.tas.attrs["grid_mapping"] = "rotated_pole"
-    return ds
 
 
 def lazy(ds: xr.Dataset) -> xr.Dataset:
@@ -399,26 +280,6 @@ def test_rotated_pole_without_bounds_uses_the_grid_mapping(tmp_path):
     )
     assert np.isfinite(out.tas.values).sum() > 1000
     assert "rotated_pole" not in out.variables and "grid_mapping" not in out.tas.attrs
-
-
-def unstructured(step: float, south: float, north: float) -> xr.Dataset:
-    """The cells of a regular grid as an unstructured grid (one dimension ``cell``)."""
-    grid = regular(step, south=south, north=north)
-    lat, lon = (a.values.ravel() for a in xr.broadcast(grid.lat, grid.lon))
-    south_, north_ = lat - step / 2, lat + step / 2
-    west, east = lon - step / 2, lon + step / 2
-    ds = xr.Dataset(
-        {
-            "lat_vertices": (("cell", "nv"), np.stack([south_, south_, north_, north_], -1)),
-            "lon_vertices": (("cell", "nv"), np.stack([west, east, east, west], -1)),
-        },
-        coords={
-            "lat": ("cell", lat, {"standard_name": "latitude", "units": "degrees_north"}),
-            "lon": ("cell", lon, {"standard_name": "longitude", "units": "degrees_east"}),
-        },
-    )
-    ds.lat.attrs["bounds"], ds.lon.attrs["bounds"] = "lat_vertices", "lon_vertices"
-    return with_time(ds, grid.tas.values[0].ravel(), ("cell",))
 
 
 def test_unstructured_conservative_averages_nested_cells(tmp_path):
