@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import resource
 import sys
 import time
@@ -34,8 +35,8 @@ from cp4cds_wps.tasks.average import (
 )
 
 #: The module of our regridding, imported (before the clock starts) only by remap jobs: its
-#: dependencies (xarray-regrid, scipy, the CDO binding) would add to every other run's
-#: imports and memory.
+#: dependencies (scipy, netCDF4 for CDO's weights) would add to every other run's imports
+#: and memory.
 REGRID_MODULE = "cp4cds_wps.ops.regrid"
 
 
@@ -82,6 +83,7 @@ def _synthetic_plan(job: Job) -> AveragePlan:
             start=None,
             end=None,
             n_times=0,
+            within=(os.path.realpath(path.parent),),
         )
         for path in map(Path, job.files)
     )

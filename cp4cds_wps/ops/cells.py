@@ -244,8 +244,8 @@ def _corner_check(corners: Corners, grid: HorizontalGrid) -> tuple[np.ndarray, .
 
 def axis_bounds(ds: xr.Dataset, grid: HorizontalGrid) -> AxisBounds | None:
     """The cell bounds of a rectilinear grid: those of the files, with the bounds of
-    implausible cells (see :func:`implausible_cells`) replaced by bounds derived from the
-    centres (noted); None when the files have none."""
+    implausible cells (see :func:`implausible_cells` and :func:`_to_repair`) replaced by
+    bounds derived from the centres (noted); None when the files have none."""
     found = [find_bounds(ds, c, grid) for c in (grid.lat, grid.lon)]
     if any(b is None for b in found):
         return None
@@ -257,7 +257,7 @@ def axis_bounds(ds: xr.Dataset, grid: HorizontalGrid) -> AxisBounds | None:
     ):  # fmt: skip
         values = np.asarray(bounds.values, dtype=np.float64)
         reasons, _ = _axis_check(np.asarray(coord.values, dtype=float), values, axis)
-        bad = reasons != ""
+        bad = _to_repair(reasons)
         if bad.any():
             note(
                 f"cell bounds: the {axis} bounds ({bounds.name}) of {bad.sum()} of {bad.size} "
@@ -271,17 +271,28 @@ def axis_bounds(ds: xr.Dataset, grid: HorizontalGrid) -> AxisBounds | None:
     return AxisBounds(lat, np.stack([west, west + _widths(kept[1], "longitude")], -1))
 
 
+def _to_repair(reasons: np.ndarray) -> np.ndarray:
+    """The cells whose bounds are replaced: the invalid ones and those far too large, or all
+    when most are implausible (e.g. bounds equal to the centres). Cells whose bounds enclose
+    no area keep them (and no weight): grids repeat rows as degenerate cells (halos, the
+    fold of tripolar grids), whose values another cell holds too."""
+    if np.mean(reasons != "") > 0.5:
+        return np.ones(reasons.shape, dtype=bool)
+    return (reasons == INVALID) | (reasons == LARGE)
+
+
 def cell_corners(ds: xr.Dataset, grid: HorizontalGrid) -> Corners | None:
     """The corners of the cells of a curvilinear, rotated-pole or unstructured grid: those
-    of the files, with those of implausible cells (see :func:`implausible_cells`) replaced
-    by corners derived from the centres (noted; on unstructured grids, where none can be
-    derived, they are left out: ``NaN``); None when the files have none."""
+    of the files, with those of implausible cells (see :func:`implausible_cells` and
+    :func:`_to_repair`) replaced by corners derived from the centres (noted; left out as
+    ``NaN`` on unstructured grids, where none can be derived); None when the files have
+    none."""
     found = [find_bounds(ds, c, grid) for c in (grid.lat, grid.lon)]
     if any(b is None for b in found):
         return None
     corners = Corners(*(b.transpose(*grid.dims, ...).values for b in found))
     reasons, ratios = _corner_check(corners, grid)
-    bad = reasons != ""
+    bad = _to_repair(reasons)
     if not bad.any():
         return corners
     derived = derived_corners(grid)
@@ -290,7 +301,7 @@ def cell_corners(ds: xr.Dataset, grid: HorizontalGrid) -> Corners | None:
         instead = "those cells are left out"
         derived = Corners(*(np.full_like(corners.lat, np.nan) for _ in range(2)))
     check = ImplausibleCells(
-        xr.DataArray(reasons, dims=grid.dims),
+        xr.DataArray(np.where(bad, reasons, ""), dims=grid.dims),
         xr.DataArray(ratios, dims=grid.dims),
         tuple(str(b.name) for b in found),
     )

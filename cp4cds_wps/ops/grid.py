@@ -16,11 +16,15 @@ import xarray as xr
 
 from cp4cds_wps.errors import InvalidParameter
 
+#: Derived latitude bounds beyond this (degrees north or south) are moved to the pole.
+_POLAR_BOUND = 88.0
+
 __all__ = [
     "AxisBounds",
     "Corners",
     "HorizontalGrid",
     "arc",
+    "band_areas",
     "centre_spacing_areas",
     "derived_axis_bounds",
     "derived_corners",
@@ -142,6 +146,14 @@ def arc(lat1, lon1, lat2, lon2) -> np.ndarray:
     return 2 * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
 
 
+def band_areas(bounds: AxisBounds) -> np.ndarray:
+    """Exact areas (steradians) of the latitude-longitude rectangles of a rectilinear grid,
+    ``(nlat, nlon)``."""
+    band = np.abs(np.diff(np.sin(np.deg2rad(bounds.lat)), axis=-1))
+    width = np.deg2rad(np.diff(bounds.lon, axis=-1))
+    return band * width.T
+
+
 def polygon_areas(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     """Areas (steradians) of spherical polygons with great-circle edges from their corners
     ``(..., corners)`` in degrees.
@@ -179,11 +191,14 @@ def _geographic(xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def derived_axis_bounds(grid: HorizontalGrid) -> AxisBounds:
     """Bounds of a rectilinear grid midway between neighbouring centres, the outer ones
-    half a spacing beyond the outer centres (latitudes clipped to the poles); a single
-    centre is a point."""
+    half a spacing beyond the outer centres; latitude bounds beyond 88 degrees north or
+    south are moved to the pole (the outer cells of global grids reach the poles; as CDO
+    does). A single centre is a point."""
     lat = _midway(np.asarray(grid.lat.values, dtype=np.float64))
+    outer = (lat == lat.min()) | (lat == lat.max())
+    lat = np.where(outer & (np.abs(lat) > _POLAR_BOUND), np.sign(lat) * 90.0, lat)
     lon = _midway(np.asarray(grid.lon.values, dtype=np.float64))
-    return AxisBounds(np.sort(np.clip(lat, -90.0, 90.0), axis=-1), lon)
+    return AxisBounds(np.clip(lat, -90.0, 90.0), lon)
 
 
 def _midway(centres: np.ndarray) -> np.ndarray:

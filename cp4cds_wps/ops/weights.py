@@ -17,8 +17,8 @@ import xarray as xr
 from cp4cds_wps.errors import DatasetInconsistent
 from cp4cds_wps.ops.cells import axis_bounds, cell_corners
 from cp4cds_wps.ops.grid import (
-    AxisBounds,
     HorizontalGrid,
+    band_areas,
     derived_corners,
     horizontal_grid,
     polygon_areas,
@@ -70,7 +70,7 @@ def cell_areas(ds: xr.Dataset, *, areacella: xr.DataArray | None = None) -> xr.D
     if grid.regular:
         bounds = axis_bounds(ds, grid)
         if bounds is not None:
-            return _named(on_grid(_band_areas(bounds, grid), grid), "m2", comment)
+            return _named(_on(ds, grid, EARTH_RADIUS**2 * band_areas(bounds)), "m2", comment)
     else:
         corners = cell_corners(ds, grid)
         if corners is None and (corners := derived_corners(grid)) is not None:
@@ -78,8 +78,14 @@ def cell_areas(ds: xr.Dataset, *, areacella: xr.DataArray | None = None) -> xr.D
             comment = "from cell corners derived from the cell centres, sphere of radius 6371 km"
         if corners is not None:
             areas = EARTH_RADIUS**2 * polygon_areas(corners.lat, corners.lon)
-            return _named(xr.DataArray(areas, dims=grid.dims), "m2", comment)
+            return _named(_on(ds, grid, areas), "m2", comment)
     return _named(np.cos(np.deg2rad(on_grid(grid.lat, grid))), "1", "cos(latitude)")
+
+
+def _on(ds: xr.Dataset, grid: HorizontalGrid, values: np.ndarray) -> xr.DataArray:
+    """``values`` along the grid's dimensions, with the dataset's coordinates of those."""
+    coords = {d: ds[d].variable for d in grid.dims if d in ds.indexes}
+    return xr.DataArray(values, dims=grid.dims, coords=coords)
 
 
 def _named(values: xr.DataArray, units: str, comment: str) -> xr.DataArray:
@@ -91,17 +97,6 @@ def _named(values: xr.DataArray, units: str, comment: str) -> xr.DataArray:
 def on_grid(da: xr.DataArray, grid: HorizontalGrid) -> xr.DataArray:
     """``da`` broadcast to the grid's dimensions, in their order."""
     return xr.broadcast(da, grid.lat, grid.lon)[0].transpose(*grid.dims)
-
-
-def _band_areas(bounds: AxisBounds, grid: HorizontalGrid) -> xr.DataArray:
-    """Exact areas of the latitude-longitude rectangles of :class:`~.grid.AxisBounds`."""
-    band = np.abs(np.diff(np.sin(np.deg2rad(bounds.lat)), axis=-1))[:, 0]
-    width = np.deg2rad(np.diff(bounds.lon, axis=-1))[:, 0]
-    return (
-        EARTH_RADIUS**2
-        * xr.DataArray(band, dims=grid.lat.dims)
-        * xr.DataArray(width, dims=grid.lon.dims)
-    )
 
 
 def _matched(areacella: xr.DataArray, ds: xr.Dataset, grid: HorizontalGrid) -> xr.DataArray:
