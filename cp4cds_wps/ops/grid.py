@@ -28,6 +28,7 @@ __all__ = [
     "centre_spacing_areas",
     "derived_axis_bounds",
     "derived_corners",
+    "with_positions_filled",
     "horizontal_grid",
     "polygon_areas",
 ]
@@ -248,3 +249,49 @@ def _beyond(edge: np.ndarray, inner: np.ndarray) -> np.ndarray:
     """The points as far beyond the unit vectors ``edge`` as ``inner`` lies on the other
     side, on the great circles through both: ``inner`` reflected about ``edge``."""
     return 2 * np.einsum("...i,...i", edge, inner)[..., None] * edge - inner
+
+
+def with_positions_filled(grid: HorizontalGrid) -> tuple[HorizontalGrid, np.ndarray]:
+    """The 2-D grid with positions for the cells that have none (missing or invalid
+    latitude or longitude, as land cells of some ocean grids): the mean of their
+    neighbours' along the grid's dimensions (in 3-D Cartesian coordinates, repeated until
+    every cell has one), and a mask of those cells.
+
+    Raises
+    ------
+    ValueError
+        When no cell has a position, or the grid is not 2-D and some cells have none.
+    """
+    lat, lon = grid.positions()
+    missing = ~(np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90.0 + 1e-6))
+    if not missing.any():
+        return grid, missing
+    if missing.all() or len(grid.dims) != 2:
+        raise ValueError(f"{missing.sum()} of {missing.size} cells have no position")
+    xyz = np.where(missing[..., None], 0.0, _cartesian(np.where(missing, 0, lat), lon))
+    known = ~missing
+    while not known.all():
+        total, count = np.zeros_like(xyz), np.zeros(known.shape)
+        for axis in (0, 1):
+            for shift in (1, -1):
+                neighbour = np.roll(known, shift, axis) & _not_wrapped(known.shape, shift, axis)
+                total += np.where(neighbour[..., None], np.roll(xyz, shift, axis), 0.0)
+                count += neighbour
+        newly = ~known & (count > 0)
+        xyz[newly] = total[newly] / count[newly, None]
+        known = known | newly
+    filled = _geographic(xyz)
+    coords = [
+        xr.DataArray(values, dims=grid.dims, name=c.name, attrs=c.attrs)
+        for values, c in zip(filled, (grid.lat, grid.lon), strict=True)
+    ]
+    return HorizontalGrid(*coords), missing
+
+
+def _not_wrapped(shape: tuple[int, ...], shift: int, axis: int) -> np.ndarray:
+    """False where :func:`numpy.roll` by ``shift`` along ``axis`` brings in the other end."""
+    keep = np.ones(shape, dtype=bool)
+    edge = [slice(None)] * len(shape)
+    edge[axis] = 0 if shift > 0 else -1
+    keep[tuple(edge)] = False
+    return keep

@@ -102,8 +102,8 @@ def regrid(ds: xr.Dataset, *, method: str, grid: GridSpec, work_dir: Path) -> xr
         derived, bilinear interpolation of an unstructured grid, or a grid CDO cannot
         handle with ``method``.
     DatasetInconsistent
-        When latitude or longitude are missing or invalid at some cells of a
-        non-rectilinear grid.
+        When latitude or longitude are missing or invalid at every cell, or at some cells
+        of an unstructured grid (on 2-D grids, the values of such cells are left out).
     NoDataSelected
         When no target cell gets a value (none lies within the source grid).
     """
@@ -119,18 +119,19 @@ def regrid(ds: xr.Dataset, *, method: str, grid: GridSpec, work_dir: Path) -> xr
         )
     target = target_grid(ds, grid)
     rectilinear = rectilinear_source(ds, hgrid)
+    left_out = None
     if rectilinear is not None:
         source, bounds = rectilinear
         weights = rectilinear_weights(source, bounds, method, target)
     else:
         source = hgrid
-        weights = cdo_weights(ds, hgrid, names, method, target, Path(work_dir))
+        weights, left_out = cdo_weights(ds, hgrid, names, method, target, Path(work_dir))
     if weights.empty:
         raise NoDataSelected(
             "custom_grid" if target.name == "custom" else "grid",
             _nothing_within(hgrid, target, method),
         )
-    values = {name: regridded(ds[name], source.dims, weights, target) for name in names}
+    values = {name: regridded(ds[name], source.dims, weights, target, left_out) for name in names}
     return assembled(ds, values, hgrid, target, method)
 
 

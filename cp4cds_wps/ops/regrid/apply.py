@@ -149,16 +149,23 @@ Weights = SeparableWeights | SparseWeights | NearestWeights
 
 
 def regridded(
-    var: xr.DataArray, grid_dims: tuple[str, ...], weights: Weights, target: GridSpec
+    var: xr.DataArray,
+    grid_dims: tuple[str, ...],
+    weights: Weights,
+    target: GridSpec,
+    left_out: np.ndarray | None = None,
 ) -> xr.DataArray:
     """``var`` regridded lazily with ``weights``, dimensions ``(..., lat, lon)``: each dask
-    chunk holds whole source grids and is regridded in one task."""
+    chunk holds whole source grids and is regridded in one task. The values of the source
+    cells ``left_out`` (a mask of the flattened grid) count as missing."""
     nlat, nlon = target.shape
     dtype = var.dtype if var.dtype.kind == "f" else np.dtype(np.float64)
 
     def regrid_block(block: np.ndarray) -> np.ndarray:
         lead = block.shape[: block.ndim - len(grid_dims)]
         fields = block.reshape(-1, *block.shape[len(lead) :]).astype(np.float64)
+        if left_out is not None:
+            fields.reshape(fields.shape[0], -1)[:, left_out] = np.nan
         return weights.apply(fields).reshape(*lead, nlat, nlon).astype(dtype)
 
     return xr.apply_ufunc(

@@ -28,7 +28,7 @@ import xarray as xr
 
 from cp4cds_wps.errors import DatasetInconsistent, InvalidParameter
 from cp4cds_wps.ops.cells import cell_corners
-from cp4cds_wps.ops.grid import Corners, HorizontalGrid, derived_corners
+from cp4cds_wps.ops.grid import Corners, HorizontalGrid, derived_corners, with_positions_filled
 from cp4cds_wps.ops.notes import note
 from cp4cds_wps.ops.regrid.apply import NearestWeights, SparseWeights, Weights
 from cp4cds_wps.ops.regrid.grids import GridSpec
@@ -114,9 +114,11 @@ def cdo_weights(
     method: str,
     target: GridSpec,
     work_dir: Path,
-) -> Weights:
+) -> tuple[Weights, np.ndarray | None]:
     """CDO's weights of ``method`` from the cells of ``grid`` (flattened in C order) to
-    those of ``target``; ``names`` are the variables regridded (for their grid mapping).
+    those of ``target``, and a mask of the cells without position whose values are to be
+    left out (None when there are none); ``names`` are the variables regridded (for their
+    grid mapping).
 
     Raises
     ------
@@ -124,9 +126,16 @@ def cdo_weights(
         When the grid has no corners for conservative weights (an unstructured grid
         without vertices), is unstructured for bilinear weights, or CDO fails.
     DatasetInconsistent
-        When latitude or longitude are missing or invalid at some cells.
+        When latitude or longitude are missing or invalid at some cells of an unstructured
+        grid, or at every cell.
     """
-    _check_positions(grid, method)
+    if method == "bilinear" and len(grid.dims) == 1:
+        raise InvalidParameter(
+            "method",
+            f"bilinear interpolation needs a structured grid; this dataset's grid is "
+            f"unstructured (cells along {grid.dims[0]}): use nearest_s2d or conservative",
+        )
+    grid, left_out = _positioned(grid)
     corners = cell_corners(ds, grid)
     rotated = _rotated_axes(ds, names, grid) if corners is None else None
     if corners is None and rotated is None and method == "conservative":
@@ -164,26 +173,30 @@ def cdo_weights(
     if matrix.shape != expected:
         raise RuntimeError(f"CDO weights of shape {matrix.shape}, expected {expected}")
     if method == "nearest_s2d" and (nearest := NearestWeights.from_matrix(matrix)) is not None:
-        return nearest
-    return SparseWeights(matrix, renormalise=method == "conservative")
+        return nearest, left_out
+    return SparseWeights(matrix, renormalise=method == "conservative"), left_out
 
 
-def _check_positions(grid: HorizontalGrid, method: str) -> None:
-    lat, lon = grid.positions()
-    invalid = ~(np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90.001))
-    if invalid.any():
+def _positioned(grid: HorizontalGrid) -> tuple[HorizontalGrid, np.ndarray | None]:
+    """The grid with positions for its cells without (see
+    :func:`cp4cds_wps.ops.grid.with_positions_filled`; noted), and a mask of those, whose
+    values are left out; None when every cell has a position."""
+    try:
+        filled, missing = with_positions_filled(grid)
+    except ValueError as exc:
         raise DatasetInconsistent(
             "collection",
-            f"latitude or longitude is missing or invalid at {invalid.sum()} of {invalid.size} "
-            "cells (e.g. land cells of an ocean grid); regridding needs the position of "
-            "every cell",
-        )
-    if method == "bilinear" and len(grid.dims) == 1:
-        raise InvalidParameter(
-            "method",
-            f"bilinear interpolation needs a structured grid; this dataset's grid is "
-            f"unstructured (cells along {grid.dims[0]}): use nearest_s2d or conservative",
-        )
+            f"latitude or longitude is missing or invalid at some cells ({exc}); regridding "
+            "this unstructured grid needs the position of every cell",
+        ) from exc
+    if not missing.any():
+        return grid, None
+    note(
+        f"grid: {missing.sum()} of {missing.size} cells have no valid latitude or longitude "
+        "(e.g. land cells of an ocean grid); their values are left out, and positions from "
+        "their neighbours complete the grid for CDO"
+    )
+    return filled, missing.ravel()
 
 
 def _cdo_reason(exc: subprocess.CalledProcessError) -> str:

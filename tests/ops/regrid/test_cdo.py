@@ -131,13 +131,38 @@ def test_corrupt_corners_are_replaced_before_cdo_sees_them(tmp_path):
     )
 
 
-def test_cells_without_position_are_refused(tmp_path):
-    ds = curvilinear()
-    ds.lat.values[0, :3] = np.nan
-    with pytest.raises(
-        DatasetInconsistent, match="latitude or longitude is missing or invalid at 3 of"
-    ):
-        regrid(ds, method="bilinear", grid=GridSpec("1deg", 1, 1), work_dir=tmp_path)
+@pytest.mark.parametrize("method", METHODS)
+def test_cells_without_position_are_left_out_and_noted(method, tmp_path):
+    # land cells of an ocean grid whose latitude and longitude are fill values
+    src = masked_curvilinear()
+    without = src.copy(deep=True)
+    without.lat.values[10:12, 20:30] = without.lon.values[10:12, 20:30] = np.nan
+    without.vertices_latitude.values[10:12, 20:30] = -5e35
+    with recorded_notes() as notes:
+        out = regridded(without, method, GRID, tmp_path)
+    assert notes[0] == (
+        "grid: 20 of 1800 cells have no valid latitude or longitude (e.g. land cells of an "
+        "ocean grid); their values are left out, and positions from their neighbours "
+        "complete the grid for CDO"
+    )
+    # their values are missing anyway: as CDO's remapping of the grid with their positions
+    expected = cdo_remap(src, method, GRID, tmp_path)
+    both = np.isfinite(out) & np.isfinite(expected)
+    np.testing.assert_allclose(out[both], expected[both], rtol=1e-12)
+    differ = np.isnan(out) != np.isnan(expected)
+    if method == "nearest_s2d":
+        # targets at the rim of the hole: the positions from the neighbours are near the
+        # true ones, not equal, and so are the distances
+        assert differ.sum() < 0.01 * np.isfinite(expected).sum()
+    else:
+        assert not differ.any()
+
+
+def test_an_unstructured_grid_without_positions_is_refused(tmp_path):
+    ds = unstructured(5.0, -30, 30)
+    ds.lat.values[:3] = np.nan
+    with pytest.raises(DatasetInconsistent, match="needs the position of every cell"):
+        regrid(ds, method="nearest_s2d", grid=GRID, work_dir=tmp_path)
 
 
 def test_a_target_beside_a_regional_grid_is_refused(tmp_path):
