@@ -57,10 +57,10 @@ def cdo_remap(
         return ds[variable].values.astype(np.float64)
 
 
-def gaps_as_missing_cells(ds: xr.Dataset) -> xr.Dataset:
-    """A regular ``ds`` whose cells leave gaps between them (a sparse selection of a grid)
-    with a cell of missing values in each gap, and one closing the longitudes round the
-    globe when they do not.
+def gaps_as_missing_cells(ds: xr.Dataset, variable: str = "tas") -> xr.Dataset:
+    """``variable`` of a regular ``ds`` whose cells leave gaps between them (a sparse
+    selection of a grid) with a cell of missing values in each gap, and one closing the
+    longitudes round the globe when they do not.
 
     CDO takes the 1-D bounds of a rectilinear grid as contiguous edges: remapping the
     result is CDO's remapping of ``ds`` where each cell covers only its own bounds.
@@ -68,10 +68,10 @@ def gaps_as_missing_cells(ds: xr.Dataset) -> xr.Dataset:
     lat, lat_rows = _with_gaps(ds.lat.values, ds.lat_bnds.values, None)
     lon, lon_cols = _with_gaps(ds.lon.values, ds.lon_bnds.values, ds.lon_bnds.values[0, 0] + 360)
     values = np.full((ds.sizes["time"], len(lat[0]), len(lon[0])), np.nan)
-    values[:, lat_rows[:, None], lon_cols[None, :]] = ds.tas.transpose("time", "lat", "lon").values
+    values[:, lat_rows[:, None], lon_cols[None, :]] = ds[variable].transpose("time", "lat", "lon")
     out = xr.Dataset(
         {
-            "tas": (("time", "lat", "lon"), values, ds.tas.attrs),
+            variable: (("time", "lat", "lon"), values, ds[variable].attrs),
             "lat_bnds": (("lat", "bnds"), lat[1]),
             "lon_bnds": (("lon", "bnds"), lon[1]),
         },
@@ -81,7 +81,7 @@ def gaps_as_missing_cells(ds: xr.Dataset) -> xr.Dataset:
             "lon": ("lon", lon[0], ds.lon.attrs),
         },
     )
-    return out.drop_vars([v for v in ("time_bnds",) if v in out])
+    return out
 
 
 def _with_gaps(centres: np.ndarray, bounds: np.ndarray, end: float | None):

@@ -8,6 +8,7 @@ The grid builders return small in-memory datasets with a smooth ``tas`` of two m
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import cftime
@@ -245,4 +246,75 @@ def ensemble_file(folder: Path, *, step: float = 30.0, months: int = 3) -> Path:
     ds.attrs = {"Conventions": "CF-1.9", "project": "synthetic atlas"}
     path = Path(folder) / "pr_ENSEMBLE_rcp26_mon_200001-200003.nc"
     ds.to_netcdf(path, encoding={n: {"dtype": str} for n in ("member_id", "gcm_model")})
+    return path
+
+
+#: The dataset directory of :func:`dcpp_file` below a CMIP6 root.
+DCPP_DIR = "DCPP/INST/MODEL/dcppA-hindcast/s1980-r1i1p1f1/day/tasmax/gn/v20220126"
+
+
+def dcpp_file(root: Path, *, days: int = 61) -> Path:
+    """A daily decadal hindcast file of a CMIP6 root, as the archive's sampled DCPP files:
+    member ``s1980-r1i1p1f1`` starting on 1 November 1980, a ``height`` scalar coordinate,
+    and a grid sampled down to a single latitude row of two cells far apart (with the
+    model's own cell bounds), where interpolation between centres has nothing to work on.
+
+    ``tasmax`` is a smooth field of longitude plus 0.1 K per day.
+    """
+    lat, lon = np.array([-88.5722]), np.array([0.0, 187.5])
+    start = cftime.datetime(1980, 11, 1, calendar="standard")
+    edges = [start + timedelta(days=int(n)) for n in range(days + 1)]
+    ds = xr.Dataset(
+        {
+            "time_bnds": (("time", "bnds"), np.stack([edges[:-1], edges[1:]], -1)),
+            "lat_bnds": (("lat", "bnds"), [[-89.4970, -87.6473]]),
+            "lon_bnds": (("lon", "bnds"), [[-0.9375, 0.9375], [186.5625, 188.4375]]),
+            "tasmax": (
+                ("time", "lat", "lon"),
+                (
+                    280.0
+                    + 5 * np.cos(np.deg2rad(lon))[None, None, :]
+                    + 0.1 * np.arange(days)[:, None, None]
+                ).astype(np.float32),
+                {
+                    "standard_name": "air_temperature",
+                    "units": "K",
+                    "cell_methods": "area: mean time: maximum",
+                },
+            ),
+        },
+        coords={
+            "time": (
+                "time",
+                [a + (b - a) / 2 for a, b in zip(edges[:-1], edges[1:], strict=True)],
+                {"standard_name": "time", "axis": "T", "bounds": "time_bnds"},
+            ),
+            "lat": ("lat", lat, {**LAT_ATTRS, "axis": "Y", "bounds": "lat_bnds"}),
+            "lon": ("lon", lon, {**LON_ATTRS, "axis": "X", "bounds": "lon_bnds"}),
+            "height": (
+                (),
+                2.0,
+                {"standard_name": "height", "units": "m", "axis": "Z", "positive": "up"},
+            ),
+        },
+        attrs={
+            "Conventions": "CF-1.7 CMIP-6.2",
+            "activity_id": "DCPP",
+            "experiment_id": "dcppA-hindcast",
+            "sub_experiment_id": "s1980",
+            "variant_label": "r1i1p1f1",
+            "frequency": "day",
+        },
+    )
+    encoding = {"units": "days since 1850-01-01", "calendar": "standard", "dtype": "float64"}
+    ds.time.encoding = dict(encoding)
+    ds.time_bnds.encoding = dict(encoding)
+    end = edges[-2].strftime("%Y%m%d")
+    path = (
+        Path(root)
+        / DCPP_DIR
+        / f"tasmax_day_MODEL_dcppA-hindcast_s1980-r1i1p1f1_gn_19801101-{end}.nc"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.to_netcdf(path)
     return path
