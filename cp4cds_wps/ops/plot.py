@@ -338,15 +338,23 @@ def _first_of_other_dims(
     ds: xr.Dataset, da: xr.DataArray, keep: tuple[str, ...]
 ) -> tuple[xr.Dataset, list[str]]:
     """``ds`` at the first element of each dimension of ``da`` not in ``keep``, and notes
-    naming the elements chosen (e.g. ``"plev = 100000 Pa (first of 19)"``)."""
+    naming the elements chosen (e.g. ``"plev = 100000 Pa (first of 19)"``, or by a label
+    along the dimension: ``"member CNRM_CNRM-CM5_r1i1p1 (first of 9)"``)."""
     notes = []
     for dim in da.dims:
         if dim in keep:
             continue
+        labels = [
+            name
+            for name, coord in ds.coords.items()
+            if coord.dims == (dim,) and coord.dtype.kind in "USO" and name != dim
+        ]
         if dim in ds.coords:
             value = ds[dim].values[0]
             shown = f"{value:g}" if isinstance(value, float | np.floating) else str(value)
             note = f"{dim} = {shown} {ds[dim].attrs.get('units', '')}".rstrip()
+        elif labels:
+            note = f"{dim} {ds[labels[0]].values[0]}"
         else:
             note = f"{dim} index 0"
         notes.append(note + (f" (first of {da.sizes[dim]})" if da.sizes[dim] > 1 else ""))
