@@ -39,7 +39,12 @@ def archive(tmp_path) -> tuple[Inventory, xr.Dataset]:
     return inventory, xr.open_dataset(path, decode_times=CFTIME)
 
 
-def written(result, out_dir) -> tuple[xr.Dataset, object]:
+def ran(run, plan, request, inventory, out_dir) -> tuple[xr.Dataset, object]:
+    """The one file of ``run`` (a task's run function) for ``request``, opened, and its
+    path."""
+    result = run(
+        request, plan(request, inventory), out_dir=out_dir, out_url="http://test/job", time_chunk=20
+    )
     (linked,) = result.files
     path = out_dir / linked.name
     return xr.open_dataset(path, decode_times=CFTIME), path
@@ -54,17 +59,7 @@ def test_the_dataset_id_is_that_of_a_hindcast_member(archive):
 def test_conservative_regridding_fills_the_cells_the_two_cells_overlap(archive, tmp_path):
     inventory, src = archive
     request = RegridRequest((DATASET,), "conservative", parse_grid("1deg", None))
-    out_dir = tmp_path / "job"
-    out, path = written(
-        run_regrid(
-            request,
-            plan_regrid(request, inventory),
-            out_dir=out_dir,
-            out_url="http://test/job",
-            time_chunk=20,
-        ),
-        out_dir,
-    )
+    out, path = ran(run_regrid, plan_regrid, request, inventory, tmp_path / "job")
     assert out.tasmax.shape == (61, 180, 360)
     # the cells of 1.875 x 1.85 degrees overlap three rows of 2 and 3 target cells
     assert (np.isfinite(out.tasmax.values).sum(axis=(1, 2)) == 3 * (2 + 3)).all()
@@ -93,31 +88,13 @@ def test_interpolation_is_refused_with_the_reason_and_the_way_out(archive, tmp_p
 def test_area_and_time_means(archive, tmp_path):
     inventory, src = archive
     request = AverageRequest((DATASET,), ("latitude", "longitude"))
-    out, path = written(
-        run_average(
-            request,
-            plan_average(request, inventory),
-            out_dir=tmp_path / "area",
-            out_url="",
-            time_chunk=20,
-        ),
-        tmp_path / "area",
-    )
+    out, path = ran(run_average, plan_average, request, inventory, tmp_path / "area")
     widths = np.diff(src.lon_bnds.values, axis=1)[:, 0]  # one row: areas are the widths
     expected = (src.tasmax.values[:, 0] * widths).sum(-1) / widths.sum()
     np.testing.assert_allclose(out.tasmax.values, expected, rtol=1e-6)
     assert cf_failures(path) == set()
     request = AverageTimeRequest((DATASET,), "month")
-    monthly, path = written(
-        run_average_time(
-            request,
-            plan_average(request, inventory),
-            out_dir=tmp_path / "month",
-            out_url="",
-            time_chunk=20,
-        ),
-        tmp_path / "month",
-    )
+    monthly, path = ran(run_average_time, plan_average, request, inventory, tmp_path / "month")
     np.testing.assert_allclose(
         monthly.tasmax.values,
         [src.tasmax.values[:30].mean(0), src.tasmax.values[30:].mean(0)],

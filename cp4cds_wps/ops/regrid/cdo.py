@@ -31,7 +31,7 @@ from cp4cds_wps.ops.cells import cell_corners
 from cp4cds_wps.ops.grid import Corners, HorizontalGrid, derived_corners, with_positions_filled
 from cp4cds_wps.ops.notes import note
 from cp4cds_wps.ops.regrid.apply import NearestWeights, SparseWeights, Weights
-from cp4cds_wps.ops.regrid.grids import GridSpec
+from cp4cds_wps.ops.regrid.grids import LAT_ATTRS, LON_ATTRS, GridSpec
 
 __all__ = ["cdo_weights"]
 
@@ -42,18 +42,6 @@ _CDO_OPERATORS = {"nearest_s2d": "gennn", "bilinear": "genbil", "conservative": 
 _CDO_ENV = {"REMAP_EXTRAPOLATE": "off", "CDO_REMAP_NORM": "fracarea"}
 #: The start of CDO's error lines, e.g. ``cdo    gencon (Abort): ``.
 _CDO_PREFIX = re.compile(r"^cdo\s+\w*\s*\((Abort|Error)\):\s*")
-_LAT_ATTRS = {
-    "standard_name": "latitude",
-    "long_name": "latitude",
-    "units": "degrees_north",
-    "bounds": "lat_bnds",
-}
-_LON_ATTRS = {
-    "standard_name": "longitude",
-    "long_name": "longitude",
-    "units": "degrees_east",
-    "bounds": "lon_bnds",
-}
 
 
 @cache
@@ -217,7 +205,7 @@ def _write_curvilinear_sample(
     with netCDF4.Dataset(path, "w") as nc:
         for dim, size in zip(grid.dims, grid.shape, strict=True):
             nc.createDimension(dim, size)
-        for name, values, attrs in (("lat", lat, _LAT_ATTRS), ("lon", lon, _LON_ATTRS)):
+        for name, values, attrs in (("lat", lat, LAT_ATTRS), ("lon", lon, LON_ATTRS)):
             var = nc.createVariable(name, "f8", grid.dims)
             var.setncatts({k: v for k, v in attrs.items() if k != "bounds" or corners})
             var[:] = values

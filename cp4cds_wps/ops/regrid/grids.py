@@ -30,6 +30,8 @@ __all__ = [
     "DEFAULT_GRID",
     "DEFAULT_METHOD",
     "GRIDS",
+    "LAT_ATTRS",
+    "LON_ATTRS",
     "MAX_CELLS",
     "METHODS",
     "GridSpec",
@@ -39,6 +41,21 @@ __all__ = [
     "target_grid",
 ]
 
+#: Attributes of the latitude and longitude of the target grids (and of CDO's samples).
+LAT_ATTRS = {
+    "standard_name": "latitude",
+    "long_name": "latitude",
+    "units": "degrees_north",
+    "axis": "Y",
+    "bounds": "lat_bnds",
+}
+LON_ATTRS = {
+    "standard_name": "longitude",
+    "long_name": "longitude",
+    "units": "degrees_east",
+    "axis": "X",
+    "bounds": "lon_bnds",
+}
 #: Regridding methods, by their xESMF names (as rook's).
 METHODS = ("nearest_s2d", "bilinear", "conservative")
 #: Target grids and their step in degrees (``auto`` and ``custom`` are resolved later).

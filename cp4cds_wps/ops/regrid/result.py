@@ -8,26 +8,12 @@ import xarray as xr
 
 from cp4cds_wps.ops.cf import without_grid_mapping
 from cp4cds_wps.ops.grid import HorizontalGrid
-from cp4cds_wps.ops.regrid.grids import GridSpec
+from cp4cds_wps.ops.regrid.grids import LAT_ATTRS, LON_ATTRS, GridSpec
 
 __all__ = ["assembled", "regridded_names"]
 
 #: Attributes of the source variables that describe the source grid.
 _GRID_ATTRS = ("cell_measures", "coordinates", "grid_mapping", "CDI_grid_type")
-_LAT_ATTRS = {
-    "standard_name": "latitude",
-    "long_name": "latitude",
-    "units": "degrees_north",
-    "axis": "Y",
-    "bounds": "lat_bnds",
-}
-_LON_ATTRS = {
-    "standard_name": "longitude",
-    "long_name": "longitude",
-    "units": "degrees_east",
-    "axis": "X",
-    "bounds": "lon_bnds",
-}
 
 
 def regridded_names(ds: xr.Dataset, grid: HorizontalGrid) -> list[str]:
@@ -61,8 +47,8 @@ def assembled(
     bnds = "bnds" if out.sizes.get("bnds", 2) == 2 else "lat_lon_bnds"
     lat_edges, lon_edges = target.lat_edges(), target.lon_edges()
     out = out.assign_coords(
-        lat=xr.Variable("lat", _centres(lat_edges), _LAT_ATTRS),
-        lon=xr.Variable("lon", _centres(lon_edges), _LON_ATTRS),
+        lat=xr.Variable("lat", _centres(lat_edges), LAT_ATTRS),
+        lon=xr.Variable("lon", _centres(lon_edges), LON_ATTRS),
     )
     regridded = {}
     for name, da in values.items():
