@@ -153,3 +153,21 @@ def test_implausible_bounds_of_a_regular_axis_are_replaced_by_midpoints():
         "cell bounds: the longitude bounds (lon_bnds) of 1 of 36 cells are implausible "
         f"({LARGE}); bounds midway between the cell centres are used for them"
     ]
+
+
+@pytest.mark.realdata
+def test_the_corrupt_vertices_of_an_archive_ocean_grid_are_found_and_repaired(archive_dir):
+    # EC-Earth3-Veg's ORCA grid in the archive: vertex longitudes that jump at the fold
+    (path,) = archive_dir.glob("**/deptho_Ofx_EC-Earth3-Veg_*.nc")
+    ds = xr.open_dataset(path)
+    check = implausible_cells(ds)
+    assert (check.reason == LARGE).sum() == 134
+    assert check.ratio.values[(check.reason == LARGE).values].max() > 1e4
+    grid = horizontal_grid(ds)
+    sphere = 4 * np.pi
+    raw = [find_bounds(ds, c, grid).transpose(*grid.dims, ...).values for c in (grid.lat, grid.lon)]
+    assert polygon_areas(*raw).sum() > 1.5 * sphere  # the corrupt cells cover the globe again
+    with recorded_notes():
+        corners = cell_corners(ds, grid)
+    # the grid's halo columns and fold row repeat some cells: a little more than the sphere
+    assert polygon_areas(corners.lat, corners.lon).sum() == pytest.approx(sphere, rel=0.1)

@@ -12,10 +12,15 @@ Two engines share one interface, chosen by the kind of source grid:
 
 Either is applied lazily, one dask chunk at a time (:mod:`.apply`). Both equal CDO's own
 remapping (``remapcon``, ``remapbil``, ``remapnn`` with ``REMAP_EXTRAPOLATE=off``) of the
-same file, with one exception: CDO takes the 1-D bounds of a rectilinear grid as
-contiguous edges (the east bound of a cell is the west bound of the next), so on a sparse
-selection of a grid (cells far apart) its conservative remapping fills the gaps between
-them, where these weights leave the target cells that no source cell overlaps missing.
+same file, but where CDO is wrong or cannot: it takes the 1-D bounds of a rectilinear grid
+as contiguous edges (the east bound of a cell is the west bound of the next), so on a
+sparse selection of a grid (cells far apart) its conservative remapping fills the gaps
+between them, where these weights leave the target cells that no source cell overlaps
+missing; its conservative remapping of a regional grid whose longitudes run across the
+date line from 180 to -180 is empty; it takes 2-D coordinates of a rectilinear grid for a
+curvilinear grid (which without corners it cannot remap conservatively); and it needs the
+position of every cell (cells of curvilinear grids without one are left out here, see
+:func:`.cdo.cdo_weights`).
 
 Missing values (NaN, e.g. land cells of ocean data) are left out as CDO does: conservative
 weights are renormalised by the area of the valid source cells; a bilinear or nearest
