@@ -35,8 +35,8 @@ from cp4cds_wps.tasks.average import (
 )
 
 #: The module of our regridding, imported (before the clock starts) only by remap jobs: its
-#: dependencies (xarray-regrid, scipy, the CDO binding) would add to every other run's
-#: imports and memory.
+#: dependencies (scipy, netCDF4 for CDO's weights) would add to every other run's imports
+#: and memory.
 REGRID_MODULE = "cp4cds_wps.ops.regrid"
 
 

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable, Iterable
 
 import xarray as xr
 
-__all__ = ["bounds_name", "bounds_names", "bounds_of", "value_encoding", "with_cell_method"]
+__all__ = [
+    "bounds_name",
+    "bounds_names",
+    "bounds_of",
+    "value_encoding",
+    "with_cell_method",
+    "without_grid_mapping",
+]
 
 
 def bounds_name(ds: xr.Dataset, coord: str) -> str | None:
@@ -41,3 +49,28 @@ def value_encoding(var: xr.DataArray) -> dict:
     """The encoding of ``var`` without storage details and stale ``coordinates``, for a new
     variable computed from it."""
     return {k: v for k, v in var.encoding.items() if k not in ("chunksizes", "coordinates")}
+
+
+def without_grid_mapping(ds: xr.Dataset, names: Iterable[Hashable]) -> xr.Dataset:
+    """``ds`` without the ``grid_mapping`` of the variables ``names`` (whose horizontal grid
+    an operation removed), and without the grid-mapping variables no variable refers to any
+    more (CF 1.8, section 5.6: a grid mapping describes horizontal coordinates)."""
+    out = ds.copy(deep=False)
+    for name in names:
+        var = out[name].variable
+        var.attrs = {k: v for k, v in var.attrs.items() if k != "grid_mapping"}
+        var.encoding = {k: v for k, v in var.encoding.items() if k != "grid_mapping"}
+    used = {_grid_mapping(var) for var in out.variables.values()}
+    unused = [
+        name
+        for name, var in out.variables.items()
+        if "grid_mapping_name" in var.attrs and name not in used
+    ]
+    return out.drop_vars(unused)
+
+
+def _grid_mapping(var: xr.Variable) -> str | None:
+    """The name of the grid-mapping variable of ``var`` (the first of the extended form
+    ``"crs: lat lon"``), if any."""
+    text = var.attrs.get("grid_mapping", var.encoding.get("grid_mapping"))
+    return str(text).split(":")[0].split()[0] if text else None

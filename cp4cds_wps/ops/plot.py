@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import cftime
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -26,6 +25,15 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from cp4cds_wps.errors import InvalidParameter, NoDataSelected
 from cp4cds_wps.ops.average import average_over_dims
 from cp4cds_wps.ops.params import TimeRange, parse_time
+from cp4cds_wps.ops.plot_text import (
+    decimal_years,
+    lat_text,
+    lon_text,
+    longitude_range,
+    quantity,
+    title_text,
+    year_label,
+)
 from cp4cds_wps.ops.subset import subset
 from cp4cds_wps.ops.weights import HorizontalGrid, cell_areas, horizontal_grid
 
@@ -44,10 +52,6 @@ KINDS = ("map", "timeseries")
 #: Size of the figures in inches, and their resolution (dots per inch): 1000 x 550 pixels.
 FIGSIZE = (10.0, 5.5)
 DPI = 100
-#: Longitudes without a gap wider than this (degrees) go round the globe.
-GLOBAL_GAP = 30.0
-#: Characters per line of the titles' details.
-TITLE_WIDTH = 110
 #: Colour of cells without data (land in ocean data, cells outside a requested area).
 MISSING_COLOUR = "0.85"
 _INDEX = re.compile(r"^[+-]?\d+$")
@@ -216,14 +220,14 @@ def plot_timeseries(
     table = pd.DataFrame({"time": [t.isoformat() for t in times], "value": values})
 
     fig, ax = _figure()
-    x = _decimal_years(times)
+    x = decimal_years(times)
     ax.plot(x, values, marker="." if len(x) < 50 else None, linewidth=1)
     ax.xaxis.set_major_locator(MaxNLocator(integer=x[-1] - x[0] >= 3))
-    ax.xaxis.set_major_formatter(FuncFormatter(_year_label(times.calendar)))
+    ax.xaxis.set_major_formatter(FuncFormatter(year_label(times.calendar)))
     ax.set_xlabel(f"time ({times.calendar} calendar)")
-    ax.set_ylabel(_quantity(da))
+    ax.set_ylabel(quantity(da))
     ax.grid(alpha=0.3)
-    ax.set_title(_title(title, da, [where, *notes]), fontsize=9)
+    ax.set_title(title_text(title, da, [where, *notes]), fontsize=9)
     return fig, table
 
 
@@ -284,16 +288,16 @@ def plot_map(ds: xr.Dataset, variable: str, *, title: str) -> tuple[Figure, pd.D
     else:  # unstructured grids, and grids with cells without coordinates
         size = _marker_size(lat, lon, ax)
         mesh = ax.scatter(lon.ravel(), lat.ravel(), c=values.ravel(), s=size, marker="s")
-    fig.colorbar(mesh, ax=ax, label=_quantity(da), shrink=0.9)
-    ax.xaxis.set_major_formatter(FuncFormatter(_lon_text))
-    ax.yaxis.set_major_formatter(FuncFormatter(_lat_text))
+    fig.colorbar(mesh, ax=ax, label=quantity(da), shrink=0.9)
+    ax.xaxis.set_major_formatter(FuncFormatter(lon_text))
+    ax.yaxis.set_major_formatter(FuncFormatter(lat_text))
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
     south, north = ax.get_ylim()
     ax.set_ylim(max(south, -90.0), min(north, 90.0))  # cells drawn past a pole
     middle = np.clip((np.nanmin(lat) + np.nanmax(lat)) / 2, -60, 60)
     ax.set_aspect(1 / np.cos(np.deg2rad(middle)))
-    ax.set_title(_title(title, da, notes), fontsize=9)
+    ax.set_title(title_text(title, da, notes), fontsize=9)
     return fig, table
 
 
@@ -338,15 +342,23 @@ def _first_of_other_dims(
     ds: xr.Dataset, da: xr.DataArray, keep: tuple[str, ...]
 ) -> tuple[xr.Dataset, list[str]]:
     """``ds`` at the first element of each dimension of ``da`` not in ``keep``, and notes
-    naming the elements chosen (e.g. ``"plev = 100000 Pa (first of 19)"``)."""
+    naming the elements chosen (e.g. ``"plev = 100000 Pa (first of 19)"``, or by a label
+    along the dimension: ``"member CNRM_CNRM-CM5_r1i1p1 (first of 9)"``)."""
     notes = []
     for dim in da.dims:
         if dim in keep:
             continue
+        labels = [
+            name
+            for name, coord in ds.coords.items()
+            if coord.dims == (dim,) and coord.dtype.kind in "USO" and name != dim
+        ]
         if dim in ds.coords:
             value = ds[dim].values[0]
             shown = f"{value:g}" if isinstance(value, float | np.floating) else str(value)
             note = f"{dim} = {shown} {ds[dim].attrs.get('units', '')}".rstrip()
+        elif labels:
+            note = f"{dim} {ds[labels[0]].values[0]}"
         else:
             note = f"{dim} index 0"
         notes.append(note + (f" (first of {da.sizes[dim]})" if da.sizes[dim] > 1 else ""))
@@ -357,89 +369,11 @@ def _first_of_other_dims(
 def _extent(grid: HorizontalGrid) -> str:
     """Where the cells are: the range of their centres."""
     lat, lon = _cell_centres(grid)
-    lons = _longitude_range(lon[np.isfinite(lon)])
+    lons = longitude_range(lon[np.isfinite(lon)])
     where = "all longitudes"
     if lons is not None:
-        where = f"longitudes {_lon_text(lons[0])} to {_lon_text(lons[1])}"
+        where = f"longitudes {lon_text(lons[0])} to {lon_text(lons[1])}"
     return (
-        f"the cells with centres at latitudes {_lat_text(np.nanmin(lat))} to "
-        f"{_lat_text(np.nanmax(lat))}, {where}"
+        f"the cells with centres at latitudes {lat_text(np.nanmin(lat))} to "
+        f"{lat_text(np.nanmax(lat))}, {where}"
     )
-
-
-def _longitude_range(lon: np.ndarray) -> tuple[float, float] | None:
-    """West and east end of the shortest arc holding all longitudes (-180 <= west < 180),
-    or None when they go round the globe (no gap much wider than the others)."""
-    ordered = np.unique(np.mod(lon + 180.0, 360.0) - 180.0)
-    gaps = np.diff(np.r_[ordered, ordered[0] + 360.0])
-    widest = int(np.argmax(gaps))
-    others = np.delete(gaps, widest)
-    if gaps[widest] <= max(GLOBAL_GAP, 1.5 * others.max(initial=0.0)):
-        return None
-    west = ordered[(widest + 1) % ordered.size]
-    return west, west + 360.0 - gaps[widest]
-
-
-def _lon_text(lon: float, _position=None) -> str:
-    """A longitude as ``30°E``/``60°W``, whatever turn it is given in."""
-    lon = (lon + 180.0) % 360.0 - 180.0
-    if np.isclose(abs(lon), 180.0) or np.isclose(lon, 0.0):
-        return f"{abs(lon):.4g}°"
-    return f"{abs(lon):.4g}°{'E' if lon > 0 else 'W'}"
-
-
-def _lat_text(lat: float, _position=None) -> str:
-    """A latitude as ``45°N``/``30°S``."""
-    if np.isclose(lat, 0.0):
-        return "0°"
-    return f"{abs(lat):.4g}°{'N' if lat > 0 else 'S'}"
-
-
-def _quantity(da: xr.DataArray) -> str:
-    units = da.attrs.get("units")
-    return f"{da.name} [{units}]" if units else str(da.name)
-
-
-def _title(first: str, da: xr.DataArray, notes: list[str]) -> str:
-    """``first``, then the variable's name and the notes, broken into lines between notes."""
-    name = da.attrs.get("long_name") or da.attrs.get("standard_name") or da.name
-    lines = [first, name if name == da.name else f"{name} ({da.name})"]
-    for note in filter(None, notes):
-        if len(lines[-1]) + len(note) + 2 > TITLE_WIDTH:
-            lines[-1] += ","
-            lines.append(note)
-        else:
-            lines[-1] += f", {note}"
-    return "\n".join(lines)
-
-
-def _year_start(year: int, calendar: str) -> cftime.datetime:
-    return cftime.datetime(year, 1, 1, calendar=calendar)
-
-
-def _year_length(year: int, calendar: str):
-    return _year_start(year + 1, calendar) - _year_start(year, calendar)
-
-
-def _decimal_years(times: xr.CFTimeIndex) -> np.ndarray:
-    """Times as years with a fraction (2015.5 is the middle of 2015 in the calendar)."""
-    lengths: dict[int, object] = {}
-    years = []
-    for t in times:
-        if t.year not in lengths:
-            lengths[t.year] = _year_length(t.year, times.calendar)
-        years.append(t.year + (t - _year_start(t.year, times.calendar)) / lengths[t.year])
-    return np.array(years, dtype=float)
-
-
-def _year_label(calendar: str):
-    """Tick labels of decimal years: ``2015`` at the start of a year, else the date."""
-
-    def label(x: float, _position=None) -> str:
-        year = int(np.floor(x))
-        if np.isclose(x, round(x), atol=1e-9):
-            return f"{round(x)}"
-        date = _year_start(year, calendar) + (x - year) * _year_length(year, calendar)
-        return date.strftime("%Y-%m-%d")
-
-    return label

@@ -166,6 +166,13 @@ def _prepared(ds: xr.Dataset, history: str) -> tuple[xr.Dataset, dict[Hashable, 
                 # bounds: no "coordinates" attribute (xarray would list the scalar coordinates)
                 var.encoding = {**var.encoding, "coordinates": None}
             continue
+        if var.encoding.get("coordinates"):
+            # the source's list, which may name variables that the file lacks (as some files
+            # of the IPCC atlas do) or that an operation removed: CF wants only existing ones
+            listed = str(var.encoding["coordinates"]).split()
+            var.encoding = {k: v for k, v in var.encoding.items() if k != "coordinates"}
+            if kept := [c for c in listed if c in out.variables]:
+                var.encoding["coordinates"] = " ".join(kept)
         if "dtype" in var.encoding and "_FillValue" not in var.encoding:
             # read from a file where it had no fill value (e.g. the hybrid level coefficients
             # a, b, p0): none either, instead of xarray's default NaN

@@ -15,11 +15,14 @@ from pathlib import Path
 
 import netCDF4
 import numpy as np
+import xarray as xr
 
+from cp4cds_wps.errors import InvalidParameter
 from cp4cds_wps.inventory.records import Finding
+from cp4cds_wps.ops.cells import implausible_cells
 
 #: Version of the coordinate checks, part of their cache key: raise it when they change.
-COORDINATES_VERSION = "1"
+COORDINATES_VERSION = "2"
 #: Most failure messages quoted in a finding.
 MAX_QUOTED = 3
 #: How far outside its cell's bounds a centre may lie, in parts of the cell's extent: cells
@@ -125,7 +128,8 @@ def cf_findings(path: Path) -> list[Finding]:
 
 
 def coordinate_findings(path: Path) -> list[Finding]:
-    """Coordinates that are not monotonic, and bounds that do not contain their centres.
+    """Coordinates that are not monotonic, bounds that do not contain their centres, and
+    implausible cell areas (:func:`cell_area_findings`).
 
     Coordinate variables (1-D, named as their dimension) other than time must be strictly
     monotonic. Every coordinate with a ``bounds`` attribute must have a bounds variable of
@@ -151,7 +155,7 @@ def coordinate_findings(path: Path) -> list[Finding]:
     return [
         Finding("coordinates", "error" if share > WRONG_SHARE else "warning", text)
         for text, share in filter(None, problems)
-    ]
+    ] + cell_area_findings(path)
 
 
 def named(findings: list[Finding], name: str) -> list[Finding]:
@@ -160,17 +164,30 @@ def named(findings: list[Finding], name: str) -> list[Finding]:
 
 
 def cell_area_findings(path: Path) -> list[Finding]:
-    """PLUG-IN POINT (not wired yet): implausible cell areas computed from the cell bounds.
+    """Cells whose area from their bounds is implausible (corrupt vertices, bounds beyond
+    the poles, cells enclosing nothing), as :func:`cp4cds_wps.ops.cells.implausible_cells`
+    finds them.
 
-    The ``geometry`` branch adds to :mod:`cp4cds_wps.ops.weights` a detector of cells whose
-    area from their vertices is far from the spherical area of their centres' spacing
-    (corrupt vertices). Once merged, call it here on the file's grid and return a
-    ``Finding("cell_area", "warning", ...)`` per affected variable (the operations fall
-    back to computed areas, so it is a warning) and keep its findings in the cache like
-    the coordinate checks' (:func:`cp4cds_wps.qc.run.check_file`). Until then it finds
-    nothing.
+    The operations fall back to areas computed from the cell centres for such cells (and
+    note it), so each is a warning.
+
+    Returns
+    -------
+    list of Finding
+        One ``cell_area`` warning per kind of implausible cell; none for files without a
+        horizontal grid or without cell bounds.
     """
-    return []
+    with xr.open_dataset(path, decode_times=False, mask_and_scale=True) as ds:
+        try:
+            found = implausible_cells(ds)
+        except InvalidParameter:  # no latitude/longitude
+            return []
+        if found is None or not found.count:
+            return []
+        return [
+            Finding("cell_area", "warning", f"{', '.join(found.bounds)}: {sentence}")
+            for sentence in found.summary()
+        ]
 
 
 def _is_axis(var: netCDF4.Variable) -> bool:

@@ -92,7 +92,6 @@ def check_file(path: str, name: str, archive_md5: str | None, qc: QcSettings) ->
         else:
             cached += 1
         findings += checks.named(found, name)
-    findings += checks.named(checks.cell_area_findings(Path(path)), name)
     return {
         "md5": md5,
         "sha256": sha256,

@@ -164,8 +164,8 @@ def area_weighted_step(
     def compute(ds: xr.Dataset) -> xr.Dataset:
         weights = None
         if plan.areas is not None:
-            fx = open_dataset([f.verified_path() for f in plan.areas.files])
-            weights = cell_areas(ds, areacella=fx[plan.areas.variable])
+            with open_dataset([f.verified_path() for f in plan.areas.files]) as fx:
+                weights = cell_areas(ds, areacella=fx[plan.areas.variable])
         return mean(ds, weights)
 
     also = (plan.areas,) if plan.areas is not None else ()

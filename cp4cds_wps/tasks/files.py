@@ -147,7 +147,10 @@ def open_files(
     for issue in dataset.issues:
         if issue.kind == "gap" and set(issue.files) <= names:
             note(f"time: {issue.message}; processed as it is, without the missing steps")
-    return apply_fixes(ds, dataset.fixes)
+    fixed = apply_fixes(ds, dataset.fixes)
+    if fixed is not ds:
+        fixed.set_close(ds.close)  # closing the result closes the files
+    return fixed
 
 
 def record_input(prov: Provenance, dataset: Dataset, files: Sequence[FileRecord]) -> str:

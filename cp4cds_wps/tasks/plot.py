@@ -7,6 +7,7 @@ draws (:mod:`cp4cds_wps.ops.plot`) and writes the image and the table.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,9 +155,19 @@ def run_plot(
     dataset = plan.dataset
     report(0, f"plot: {dataset.id}")
     # one thread, as in cp4cds_wps.tasks.runner: no dask thread pools in server processes
-    with dask.config.set(scheduler="synchronous"), recorded_notes() as notes:
-        ds = open_files(dataset, plan.files, time_chunk=time_chunk)
-        ds = subset(ds, time=request.time, area=request.area, level=request.level)
+    # the files are closed when done, also on errors (see cp4cds_wps.tasks.runner)
+    with (
+        dask.config.set(scheduler="synchronous"),
+        recorded_notes() as notes,
+        contextlib.ExitStack() as files_open,
+    ):
+        opened = open_files(dataset, plan.files, time_chunk=time_chunk)
+        ds = subset(
+            files_open.enter_context(opened),
+            time=request.time,
+            area=request.area,
+            level=request.level,
+        )
         if request.kind == "map":
             if "time" in ds.dims:
                 ds = select_timestep(ds, request.timestep)
@@ -165,7 +176,7 @@ def run_plot(
             areacella = None
             if plan.areas is not None:
                 fx = open_dataset([f.verified_path() for f in plan.areas.files])
-                areacella = fx[plan.areas.variable]
+                areacella = files_open.enter_context(fx)[plan.areas.variable]
             figure, table = plot_timeseries(
                 ds, dataset.variable, title=dataset.id, areacella=areacella
             )

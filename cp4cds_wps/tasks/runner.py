@@ -6,6 +6,7 @@ here, so that writing, naming, cleaning up after failures and provenance work th
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -143,9 +144,17 @@ def run_steps(
             # One thread: synchronous requests run inside gunicorn workers, which must not
             # hold dask thread pools, and netCDF reads and writes on dask's thread pool can
             # deadlock on xarray's locks; decompression is serialised by a lock anyway.
-            with dask.config.set(scheduler="synchronous"), recorded_notes() as notes:
+            # The files are closed when the step ends, also when it fails: a failed step's
+            # datasets would otherwise stay open until the garbage collector closes them,
+            # possibly while the next step opens the same file, which crashes HDF5 on files
+            # with string variables (netCDF4-python; xarray issue 9093).
+            with (
+                dask.config.set(scheduler="synchronous"),
+                recorded_notes() as notes,
+                contextlib.ExitStack() as files_open,
+            ):
                 opened = [
-                    open_files(dataset, files, time_chunk=time_chunk)
+                    files_open.enter_context(open_files(dataset, files, time_chunk=time_chunk))
                     for dataset, files in step.inputs
                 ]
                 result = step.run(opened)

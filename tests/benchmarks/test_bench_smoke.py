@@ -165,11 +165,6 @@ def test_our_conservative_remap_keeps_cdos_means_and_mid_latitude_values(bench):
 
 
 @needs_cdo
-@pytest.mark.xfail(
-    strict=True,
-    reason="xarray-regrid's conservative weights are not exact near the poles: up to about "
-    "1 K from CDO's (which match an exact computation to 2e-5 K) poleward of 85 degrees",
-)
 def test_our_conservative_remap_matches_cdo_everywhere(bench):
     _, results = bench
     ours, cdo = _remap_outputs(results, "remapcon")

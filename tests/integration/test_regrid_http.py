@@ -14,6 +14,8 @@ from owslib.wps import WebProcessingService
 
 from cp4cds_wps.inventory import Inventory
 from cp4cds_wps.ops.regrid import GridSpec, parse_grid
+from tests.cdo_reference import cdo_remap as cdo_remap_dataset
+from tests.cdo_reference import gaps_as_missing_cells
 from tests.cf_check import CFTIME, cf_failures
 
 from ..tasks.test_regrid import (
@@ -154,3 +156,43 @@ def test_a_dataset_without_latitude_and_longitude_fails_the_job_with_the_reason(
         p for p in before if p.suffix == ".nc"
     }
     assert not [p for p in settings.output_dir.rglob(".*regrid*")]
+
+
+#: The archive's daily decadal hindcasts, sampled to a few cells far apart (one of them to
+#: a single latitude row), whose conservative regridding failed.
+DCPP_DAILY = [
+    "CMIP6.DCPP.CMCC.CMCC-CM2-SR5.dcppA-hindcast.s1960-r1i1p1f1.day.tas.gn.v20210806",
+    "CMIP6.DCPP.DWD.MPI-ESM1-2-LR.dcppA-hindcast.s1980-r1i1p1f1.day.tasmax.gn.v20220126",
+    "CMIP6.DCPP.MOHC.HadGEM3-GC31-MM.dcppA-hindcast.s1960-r2i1p1f2.day.tasmin.gn.v20200417",
+    "CMIP6.DCPP.EC-Earth-Consortium.EC-Earth3.dcppA-hindcast.s1961-r6i2p1f1.day.pr.gr.v20200508",
+]
+
+
+@pytest.mark.parametrize("dataset_id", DCPP_DAILY)
+def test_daily_hindcasts_regrid_conservatively(wps_url, inventory, tmp_path, dataset_id):
+    response = execute_kvp(
+        wps_url, "regrid", {"collection": dataset_id, "method": "conservative", "grid": "1deg"}
+    )
+    doc = ET.fromstring(response.content)
+    assert doc.find(".//wps:ProcessSucceeded", NS) is not None, response.text
+    (linked,) = metalink_files(doc.find(".//wps:Output/wps:Reference", NS).get("href"))
+    path = download(linked["url"], tmp_path)
+    dataset = inventory.get(dataset_id)
+    out = xr.open_dataset(path, decode_times=CFTIME)[dataset.variable]
+    # each cell covers its own bounds only: CDO's remapping of the first file with the gaps
+    # between the cells filled with missing cells
+    first = xr.open_dataset(dataset.files[0].path, decode_times=CFTIME)
+    padded = gaps_as_missing_cells(first, dataset.variable)
+    expected = cdo_remap_dataset(
+        padded, "conservative", GridSpec("1deg", 1, 1), tmp_path, dataset.variable
+    )
+    steps = expected.shape[0]
+    np.testing.assert_allclose(out.values[:steps], expected, rtol=1e-6)
+    assert np.isfinite(out.values[0]).sum() < 100  # a few cells, not the globe
+
+
+def test_a_hindcast_of_a_single_latitude_row_is_not_interpolated(wps_url):
+    response = execute_kvp(
+        wps_url, "regrid", {"collection": DCPP_DAILY[1], "method": "bilinear", "grid": "1deg"}
+    )
+    assert "has a single row or column: use conservative" in response.text

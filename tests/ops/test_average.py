@@ -8,7 +8,11 @@ import pytest
 import xarray as xr
 
 from cp4cds_wps.errors import InvalidParameter, MissingParameter
-from cp4cds_wps.ops.average import average_over_dims, average_time, parse_dims, parse_freq
+from cp4cds_wps.ops.average import average_over_dims, parse_dims, parse_freq
+from cp4cds_wps.ops.open import open_dataset
+from cp4cds_wps.output.netcdf import write_netcdf
+from tests.cf_check import cf_failures
+from tests.synthetic import MEMBERS, ensemble_file, rotated_pole
 
 DAYS = {
     "360_day": [30] * 12,
@@ -115,12 +119,6 @@ def test_parse_dims_and_freq_require_a_value():
         parse_dims(" ")
     with pytest.raises(MissingParameter):
         parse_freq(None)
-
-
-def test_parse_freq():
-    assert parse_freq("Season") == "season"
-    with pytest.raises(InvalidParameter, match="'decade' is not one of day, month, season, year"):
-        parse_freq("decade")
 
 
 # -- spatial means -------------------------------------------------------------------------
@@ -233,69 +231,52 @@ def test_realization_and_time_means():
     assert [str(t) for t in mean.time_bnds.values] == ["2000-01-01 00:00:00", "2002-01-01 00:00:00"]
 
 
-# -- time means ----------------------------------------------------------------------------
+# -- datasets with other axes: ensemble members ----------------------------------------------
 
 
-@pytest.mark.parametrize("calendar", list(DAYS))
-def test_yearly_and_seasonal_means_weight_months_by_their_days(calendar):
-    months = np.tile(np.arange(1.0, 13.0), 2)
-    ds = monthly(calendar, months)
-    days = np.array(DAYS[calendar], dtype=float)
-    year = average_time(ds, "year")
-    np.testing.assert_allclose(year.tas.values[0], (np.arange(1, 13) * days).sum() / days.sum())
-    seasons = average_time(ds, "season")
-    # 2000: JF (DJF of Dec 1999), MAM, JJA, SON, DJF (Dec 2000 + Jan, Feb 2001), ...
-    assert seasons.sizes["time"] == 9
-    feb_2001 = DAYS["noleap" if calendar == "gregorian" else calendar][1]
-    jan, feb, dec = (30, 30, 30) if calendar == "360_day" else (31, feb_2001, 31)
-    djf = (12 * dec + 1 * jan + 2 * feb) / (dec + jan + feb)
-    np.testing.assert_allclose(seasons.tas.values[4], djf)
-    mam = (3 * days[2] + 4 * days[3] + 5 * days[4]) / days[2:5].sum()
-    np.testing.assert_allclose(seasons.tas.values[1], mam)
-    assert [str(b) for b in seasons.time_bnds.values[4]] == [
-        "2000-12-01 00:00:00",
-        "2001-03-01 00:00:00",
-    ]
-    assert seasons.tas.attrs["cell_methods"] == "time: mean"
-    # time at the middle of the bounds
-    lo, hi = year.time_bnds.values[1]
-    assert year.time.values[1] == lo + (hi - lo) / 2
+def band_weights(ds: xr.Dataset) -> np.ndarray:
+    """Exact areas (up to a constant) of the cells of a regular grid with bounds."""
+    sin = np.sin(np.deg2rad(ds.lat_bnds.values))
+    width = np.diff(ds.lon_bnds.values, axis=1)[:, 0]
+    return np.abs(np.diff(sin, axis=1)) * width[None, :]
 
 
-def test_without_time_bounds_monthly_steps_are_weighted_by_days_in_month():
-    ds = monthly("gregorian", np.tile(np.arange(1.0, 13.0), 2), bounds=False)
-    year = average_time(ds, "year")
-    days = np.array(DAYS["gregorian"])
-    np.testing.assert_allclose(year.tas.values[0], (np.arange(1, 13) * days).sum() / days.sum())
-    assert [str(b) for b in year.time_bnds.values[0]] == [
-        "2000-01-01 00:00:00",
-        "2001-01-01 00:00:00",
-    ]
+def written_cf_failures(ds: xr.Dataset, tmp_path) -> set[str]:
+    return cf_failures(write_netcdf(ds, tmp_path / "out.nc", history="test"))
 
 
-def test_missing_steps_do_not_count():
-    values = np.tile(np.arange(1.0, 13.0), 2)
-    values[:6] = np.nan
-    year = average_time(monthly("360_day", values), "year")
-    np.testing.assert_allclose(year.tas.values, [9.5, 6.5])
+def test_area_means_of_an_ensemble_file_keep_the_members_and_their_labels(tmp_path):
+    ds = open_dataset([ensemble_file(tmp_path)])
+    mean = average_over_dims(ds, ["latitude", "longitude"])
+    assert mean.pr.dims == ("member", "time")
+    values = ds.pr.values.astype(float)
+    expected = (values * band_weights(ds)).sum((-2, -1)) / band_weights(ds).sum()
+    np.testing.assert_allclose(mean.pr.values, expected, rtol=1e-6)
+    assert list(mean.member_id.values) == list(MEMBERS)
+    assert written_cf_failures(mean, tmp_path) == set()
 
 
-def test_daily_means_of_six_hourly_data():
-    times = [cftime.datetime(2000, 2, 28, h, calendar="noleap") for h in (0, 6, 12, 18)]
-    times += [cftime.datetime(2000, 3, 1, h, calendar="noleap") for h in (0, 6)]
-    ds = xr.Dataset({"pr": ("time", [1.0, 2, 3, 4, 10, 20])}, coords={"time": times})
-    day = average_time(ds, "day")
-    np.testing.assert_allclose(day.pr.values, [2.5, 15])
-    assert [str(b) for b in day.time_bnds.values[1]] == [
-        "2000-03-01 00:00:00",
-        "2000-03-02 00:00:00",
-    ]
-    assert day.attrs["frequency"] == "day"
+def test_every_axis_of_an_ensemble_file_can_be_averaged(tmp_path):
+    ds = open_dataset([ensemble_file(tmp_path)])
+    values = ds.pr.values.astype(float)
+    over_time = average_over_dims(ds, ["time"])
+    assert over_time.pr.dims == ("member", "lat", "lon")
+    np.testing.assert_allclose(over_time.pr.values, values.mean(1), rtol=1e-6)  # 30-day months
+    over_members = average_over_dims(ds, ["realization"])
+    assert over_members.pr.dims == ("time", "lat", "lon")
+    np.testing.assert_allclose(over_members.pr.values, values.mean(0), rtol=1e-6)
+    assert "member_id" not in over_members.variables
+    assert over_members.pr.attrs["cell_methods"] == "time: mean member: mean"
+    for mean in (over_time, over_members):
+        assert written_cf_failures(mean, tmp_path) == set()
 
 
-@pytest.mark.parametrize("freq", ["day", "month"])
-def test_a_freq_not_coarser_than_the_data_is_refused(freq):
-    with pytest.raises(InvalidParameter, match=f"not shorter than a {freq}") as info:
-        average_time(monthly("noleap", np.arange(24.0)), freq)
-    assert info.value.name == "freq"
-    assert "choose season or year" in info.value.reason
+@pytest.mark.parametrize("vertices", [("lat_vertices", "lon_vertices"), None])
+def test_averaging_away_a_rotated_pole_grid_leaves_no_grid_mapping_behind(vertices, tmp_path):
+    path = tmp_path / "tas_EUR-44_rotated.nc"
+    rotated_pole(2.0, vertices=vertices).to_netcdf(path)
+    mean = average_over_dims(open_dataset([path]), ["latitude", "longitude"])
+    assert mean.tas.dims == ("time",)
+    assert "grid_mapping" not in mean.tas.attrs and "rotated_pole" not in mean.variables
+    assert not {"rlat", "rlon", "lat", "lon", "lat_vertices", "lon_vertices"} & set(mean.variables)
+    assert written_cf_failures(mean, tmp_path) == set()

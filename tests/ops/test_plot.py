@@ -11,6 +11,7 @@ import pytest
 import xarray as xr
 
 from cp4cds_wps.errors import InvalidParameter, NoDataSelected
+from cp4cds_wps.ops.open import open_dataset
 from cp4cds_wps.ops.plot import (
     parse_kind,
     parse_timestep,
@@ -18,6 +19,7 @@ from cp4cds_wps.ops.plot import (
     plot_timeseries,
     select_timestep,
 )
+from tests.synthetic import ensemble_file
 
 from .test_average import curvilinear, grid
 
@@ -148,6 +150,19 @@ def test_timeseries_of_data_with_levels_shows_the_first_level_and_says_so():
     fig, table = plot_timeseries(ds, "tas", title="t")
     np.testing.assert_allclose(table["value"], 280.0)
     assert "plev = 85000 Pa (first of 2)" in fig.axes[0].get_title()
+
+
+def test_plots_of_an_ensemble_file_show_the_first_member_by_its_label(tmp_path):
+    ds = open_dataset([ensemble_file(tmp_path)])
+    fig, table = plot_timeseries(ds, "pr", title="t")
+    first = ds.pr.isel(member=0).values.astype(float)
+    sin = np.sin(np.deg2rad(ds.lat_bnds.values))
+    weights = np.abs(sin[:, 1] - sin[:, 0])[:, None] * np.ones(ds.sizes["lon"])
+    np.testing.assert_allclose(table["value"], (first * weights).sum((1, 2)) / weights.sum())
+    assert "member CNRM_CNRM-CM5_r1i1p1 (first of 3)" in fig.axes[0].get_title()
+    fig, table = plot_map(select_timestep(ds, None), "pr", title="t")
+    np.testing.assert_allclose(table["value"], first[0].ravel(), rtol=1e-6)
+    assert "member CNRM_CNRM-CM5_r1i1p1" in fig.axes[0].get_title()
 
 
 def test_timeseries_of_data_without_grid_plots_the_values():

@@ -10,7 +10,11 @@ import pytest
 import xarray as xr
 
 from cp4cds_wps.errors import InvalidParameter, MissingParameter, NoDataSelected
+from cp4cds_wps.ops.open import open_dataset
 from cp4cds_wps.ops.shape import average_shape, parse_shape
+from cp4cds_wps.output.netcdf import write_netcdf
+from tests.cf_check import cf_failures
+from tests.synthetic import MEMBERS, ensemble_file
 
 R2 = 6_371_000.0**2
 
@@ -302,3 +306,20 @@ def test_a_polygon_off_the_grid_is_no_data_naming_the_grid_extent():
         "polygon '1' covers no grid cell; the dataset's grid covers latitudes 32.5 to 67.5 "
         "and longitudes 2.5 to 37.5"
     )
+
+
+def test_polygon_means_of_an_ensemble_file_keep_the_members(tmp_path):
+    ds = open_dataset([ensemble_file(tmp_path)])
+    shapes = parse_shape(
+        '{"type": "Polygon", "coordinates": [[[0, -30], [90, -30], [90, 30], [0, 30], [0, -30]]]}'
+    )
+    out = average_shape(ds, shapes)
+    assert out.pr.dims == ("member", "time", "geom")
+    # the 2 x 3 cells of 30 degrees inside the polygon, weighted by their areas
+    sin = np.sin(np.deg2rad(ds.lat_bnds.values[2:4]))
+    weights = np.abs(sin[:, 1] - sin[:, 0])[:, None] * np.ones(3)
+    values = ds.pr.values[:, :, 2:4, 0:3].astype(float)
+    expected = (values * weights).sum((-2, -1)) / weights.sum()
+    np.testing.assert_allclose(out.pr.values[..., 0], expected, rtol=1e-6)
+    assert list(out.member_id.values) == list(MEMBERS)
+    assert cf_failures(write_netcdf(out, tmp_path / "out.nc", history="test")) == set()

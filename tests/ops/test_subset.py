@@ -12,6 +12,9 @@ from cp4cds_wps.errors import InvalidParameter, NoDataSelected
 from cp4cds_wps.ops.open import open_dataset
 from cp4cds_wps.ops.params import parse_area, parse_level, parse_time, parse_time_components
 from cp4cds_wps.ops.subset import subset
+from cp4cds_wps.output.netcdf import write_netcdf
+from tests.cf_check import cf_failures
+from tests.synthetic import MEMBERS, ensemble_file
 
 
 def regular(lon, lat=(-60.0, -20.0, 20.0, 60.0), calendar="noleap", months=24, plev=None):
@@ -382,3 +385,12 @@ def test_360_day_hadgem(archive_dir):
     assert out.sizes["time"] == 26 * 12
     with pytest.raises(NoDataSelected, match="time range 1859-12-16 to 2005-11-16"):
         subset(ds, time=parse_time("2100/2101"))
+
+
+def test_an_area_of_an_ensemble_file_keeps_the_members_and_their_labels(tmp_path):
+    ds = open_dataset([ensemble_file(tmp_path)])
+    out = subset(ds, area=parse_area("0,-30,90,30"))
+    assert out.pr.dims == ("member", "time", "lat", "lon") and out.pr.shape == (3, 3, 2, 3)
+    np.testing.assert_array_equal(out.pr.values, ds.pr.values[:, :, 2:4, 0:3])
+    assert list(out.member_id.values) == list(MEMBERS)
+    assert cf_failures(write_netcdf(out, tmp_path / "out.nc", history="test")) == set()

@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from cp4cds_wps.ops.open import open_dataset
 from cp4cds_wps.output.netcdf import chunk_shape, write_netcdf
 from tests.cf_check import cf_failures
+from tests.synthetic import ensemble_file
 
 CFTIME = xr.coders.CFDatetimeCoder(use_cftime=True)
 
@@ -281,3 +283,22 @@ def test_differing_fill_and_missing_values_are_written_as_one(tmp_path):
         var = nc["psl"]
         assert var._FillValue == var.missing_value == np.float32(-1.7e38)
     np.testing.assert_array_equal(xr.open_dataset(path).psl.values, data)
+
+
+def test_coordinates_naming_absent_variables_are_left_out(tmp_path):
+    # a file of the IPCC atlas lists "gcm_variant" in pr's coordinates but has no such variable
+    source = open_dataset([ensemble_file(tmp_path)])
+    assert "gcm_variant" in source.pr.encoding["coordinates"]
+    path = write_netcdf(source, tmp_path / "out.nc", history="x")
+    with netCDF4.Dataset(path) as out:
+        assert set(out["pr"].coordinates.split()) == {
+            "member_id",
+            "time",
+            "lat",
+            "lon",
+            "gcm_model",
+        }
+    assert cf_failures(path) == set()
+    dropped = write_netcdf(source.drop_vars("gcm_model"), tmp_path / "dropped.nc", history="x")
+    with netCDF4.Dataset(dropped) as out:
+        assert "gcm_model" not in out["pr"].coordinates.split()

@@ -10,6 +10,7 @@ import pytest
 import xarray as xr
 
 from cp4cds_wps.qc.checks import (
+    cell_area_findings,
     cf_findings,
     checksum_findings,
     coordinate_findings,
@@ -150,3 +151,28 @@ def test_cells_of_missing_values_are_not_judged(tmp_path, missing):
     lat[0, 0] = lon[0, 0] = missing  # land points of an ocean grid
     vlat[2, 2] = missing
     assert coordinate_findings(_curvilinear(tmp_path / "a.nc", lat, lon, vlat, vlon)) == []
+
+
+def _ocean_field(path, *cells):
+    """A field on the curvilinear grid of :func:`_curvilinear`, as in model files."""
+    _curvilinear(path, *cells)
+    with netCDF4.Dataset(path, "a") as nc:
+        tos = nc.createVariable("tos", "f4", ("j", "i"))
+        tos.coordinates, tos[:] = "latitude longitude", 280.0
+    return path
+
+
+def test_cells_whose_vertices_jump_are_a_cell_area_warning(tmp_path):
+    lat, lon, vlat, vlon = _cells(-60, 2, 0, 2, 60, 90)
+    assert cell_area_findings(_ocean_field(tmp_path / "sound.nc", lat, lon, vlat, vlon)) == []
+    vlon[10, 20, 2] += 150.0  # a vertex longitude that jumps, as in ocean grids of the archive
+    path = _ocean_field(tmp_path / "corrupt.nc", lat, lon, vlat, vlon)
+    found = [f for f in coordinate_findings(path) if f.check == "cell_area"]
+    assert [f.severity for f in found] == ["warning"]
+    assert found[0].message.startswith("vertices_latitude, vertices_longitude: 1 of 5400 cells:")
+
+
+def test_files_without_a_grid_have_no_cell_area_findings(tmp_path):
+    path = tmp_path / "series.nc"
+    xr.Dataset({"tas": ("time", np.zeros(3))}).to_netcdf(path)
+    assert cell_area_findings(path) == []

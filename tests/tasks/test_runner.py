@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import xarray as xr
+from xarray.backends.file_manager import FILE_CACHE
 
 from cp4cds_wps.config import Root
 from cp4cds_wps.errors import ArchiveFileChanged
@@ -67,3 +68,20 @@ def test_a_file_changed_since_the_scan_is_not_opened(tmp_path, dataset):
     with pytest.raises(ArchiveFileChanged, match="size is"):
         _run(dataset, lambda ds: ds, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def _cached_files() -> list[str]:
+    """The files xarray holds open (its cache of netCDF handles)."""
+    return [repr(key) for key in FILE_CACHE]
+
+
+def test_the_files_of_a_failed_step_are_closed(tmp_path, dataset):
+    # a failed step's datasets must not stay open until the garbage collector closes them:
+    # closing an HDF5 file while the next step opens it again crashes the worker
+    def fails(ds: xr.Dataset) -> xr.Dataset:
+        raise ValueError("failed for the test")
+
+    with pytest.raises(ValueError, match="failed for the test") as info:
+        _run(dataset, fails, tmp_path / "out")
+    assert info.traceback  # the frames that hold the datasets are still alive here
+    assert not [k for k in _cached_files() if dataset.files[0].path.name in k]

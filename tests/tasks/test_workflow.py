@@ -221,7 +221,7 @@ def test_regrid_nearest_then_yearly_means_equal_numpy(inventory, tmp_path):
                     "collection": "subset/output",
                     "method": "nearest_s2d",
                     "grid": "custom",
-                    "custom_grid": "180 90",
+                    "custom_grid": "0 200 100 -90 90 90",
                 },
             },
             "yearly": {
@@ -231,9 +231,9 @@ def test_regrid_nearest_then_yearly_means_equal_numpy(inventory, tmp_path):
         },
     }
     _, (out,) = run(doc, inventory, tmp_path)
-    # target cells centred at latitudes -45, 45 and longitudes 90, 270: the nearest source
-    # latitudes are -89.25 and 60.75, the nearest longitudes 0 and 200, in that order
-    assert out.lat.values.tolist() == [-45, 45] and out.lon.values.tolist() == [90, 270]
+    # target cells centred at latitudes -45, 45 and longitudes 50, 150, between the source
+    # centres: the nearest are at latitudes -89.25 and 60.75, longitudes 0 and 200
+    assert out.lat.values.tolist() == [-45, 45] and out.lon.values.tolist() == [50, 150]
     src = source(inventory, RLDS).sel(time=slice("2016-01-01", "2017-12-31"))
     weights, years = days(src.time_bnds.values), src.time.dt.year.values
     expected = [
