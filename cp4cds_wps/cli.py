@@ -39,12 +39,23 @@ def _pid_file(settings: Settings) -> Path:
 
 
 def _running_pid(settings: Settings) -> int | None:
+    """The supervisor's pid from the pid file, if that process runs and is cp4cds-wps."""
     try:
         pid = int(_pid_file(settings).read_text().strip())
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ValueError):
         return None
-    return pid
+    if b"cp4cds_wps" not in command and b"cp4cds-wps" not in command:
+        return None  # a stale pid file, its number taken by another program
+    return pid if _stat(pid) not in (None, "Z", "X") else None
+
+
+def _stat(pid: int) -> str | None:
+    """The state letter of process ``pid`` (None when there is none)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return None
 
 
 def _healthy(settings: Settings) -> bool:
@@ -167,23 +178,57 @@ def _start_daemon(settings: Settings) -> int:
 
 
 def _stop_group(pid: int, timeout: float = 60) -> bool:
-    """Send SIGTERM to process group ``pid``, wait for it to end; SIGKILL after ``timeout``."""
+    """Stop supervisor ``pid`` and what it runs: SIGTERM, SIGKILL after ``timeout`` seconds.
+
+    A daemon's supervisor leads its own process group, which is signalled as a whole. One
+    started in the foreground shares the group of the shell (or ``make``) that started it:
+    it alone gets SIGTERM (it passes it on to gunicorn and the dispatcher), and if it is
+    still there after ``timeout``, it and the processes of its session that descend from it
+    get SIGKILL (job workers lead sessions of their own and are left running).
+
+    Returns
+    -------
+    bool
+        True when everything ended on SIGTERM.
+    """
     try:
-        os.killpg(pid, signal.SIGTERM)
+        leader = os.getpgid(pid) == pid
+        (os.killpg if leader else os.kill)(pid, signal.SIGTERM)
     except ProcessLookupError:
         return True
+    alive = (lambda: _group_alive(pid)) if leader else (lambda: _stat(pid) not in (None, "Z", "X"))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _group_alive(pid):
+        if not alive():
             return True
         time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
+    targets = [pid] if leader else [pid, *_descendants(pid, session=os.getsid(pid))]
+    for target in targets:
+        with contextlib.suppress(ProcessLookupError):
+            (os.killpg if leader else os.kill)(target, signal.SIGKILL)
     return False
 
 
+def _descendants(pid: int, session: int) -> list[int]:
+    """Processes of ``session`` that descend from ``pid``."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[4]) == session:
+            parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found += sorted(frontier)
+    return found
+
+
 def stop(args: argparse.Namespace) -> int:
-    """Stop a service started with ``--daemon``: web server and dispatcher.
+    """Stop the service, started with ``--daemon`` or in the foreground: web server and
+    dispatcher.
 
     Running jobs' workers are left to finish: they report to the job store themselves.
     """
@@ -196,7 +241,7 @@ def stop(args: argparse.Namespace) -> int:
         print(f"cp4cds-wps (pid {pid}) did not stop within 60 s; killed", file=sys.stderr)
         return 1
     _pid_file(settings).unlink(missing_ok=True)
-    print("cp4cds-wps stopped")
+    print(f"cp4cds-wps stopped (pid {pid})")
     return 0
 
 
@@ -260,7 +305,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=start)
 
     sub.add_parser(
-        "stop", parents=[common], help="stop a service started with --daemon"
+        "stop", parents=[common], help="stop the service (daemon or foreground)"
     ).set_defaults(func=stop)
     sub.add_parser(
         "status", parents=[common], help="is the service running and healthy?"

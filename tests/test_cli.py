@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
 import pytest
 
 from cp4cds_wps.cli import main
+
+from .integration.conftest import _free_port as free_port
 
 RLDS = "CMIP6.CMIP.IPSL.IPSL-CM6A-LR.historical.r1i1p1f1.Amon.rlds.gr.v20180803"
 
@@ -47,3 +57,57 @@ def test_status_of_a_stopped_service(env, monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("CP4CDS_WPS_PATHS__VAR_DIR", str(tmp_path))  # no pid file there
     assert main(["status"]) == 3
     assert "not running" in capsys.readouterr().out
+
+
+def test_stop_ends_a_service_started_in_the_foreground(settings_env, tmp_path):
+    """``make start`` runs ``cp4cds-wps start`` in the foreground, in the process group of
+    make and the shell: ``stop`` must end it (and gunicorn and the dispatcher with it)."""
+    env = {
+        **os.environ,
+        **settings_env,
+        "CP4CDS_WPS_PATHS__VAR_DIR": str(tmp_path / "var"),
+        "CP4CDS_WPS_SERVER__BIND": "127.0.0.1",
+        "CP4CDS_WPS_SERVER__PORT": str(free_port()),
+    }
+    command = [sys.executable, "-m", "cp4cds_wps.cli"]
+    foreground = subprocess.Popen([*command, "start"], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{env['CP4CDS_WPS_SERVER__PORT']}/health"
+        deadline = time.monotonic() + 120
+        while not answers(url):
+            assert foreground.poll() is None and time.monotonic() < deadline
+            time.sleep(0.5)
+        children = descendants(foreground.pid)
+        assert len(children) >= 3  # gunicorn, its workers, the dispatcher
+
+        stopped = subprocess.run([*command, "stop"], env=env, capture_output=True, text=True,
+                                 timeout=120)  # fmt: skip
+        assert stopped.returncode == 0, stopped.stderr
+        assert foreground.wait(timeout=5) == 0
+        assert f"cp4cds-wps stopped (pid {foreground.pid})" in stopped.stdout
+        assert not answers(url)
+        assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
+    finally:
+        if foreground.poll() is None:
+            foreground.kill()
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5):
+            return True
+    except OSError:
+        return False
+
+
+def descendants(pid: int) -> list[int]:
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            parents[int(stat.parent.name)] = int(stat.read_text().rpartition(")")[2].split()[1])
+    found, frontier = [], {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found += frontier
+    return found
