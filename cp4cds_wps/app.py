@@ -13,7 +13,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from pywps import Service
+import dask
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.shared_data import SharedDataMiddleware
@@ -28,6 +28,7 @@ from cp4cds_wps.dashboard import Dashboard
 from cp4cds_wps.errors import ArchiveFileChanged
 from cp4cds_wps.inventory import Inventory
 from cp4cds_wps.jobs.store import JobStore, database_url
+from cp4cds_wps.jobs.work_folders import Service
 from cp4cds_wps.meta.api import ConstraintsApi
 from cp4cds_wps.meta.links import InputMetadata, meta_url
 from cp4cds_wps.meta.service import MetaWps
@@ -187,6 +188,10 @@ def create_app(settings: Settings | None = None):
     """Build the WSGI application of the service."""
     settings = settings or get_settings()
     cfg_file = prepare(settings)
+    # Requests run in threads of the web server processes. Data are read and written on the
+    # request's own thread (cp4cds_wps.tasks.runner): no dask thread pools in the server,
+    # and dask's setting is process-wide, so each request must find this value already.
+    dask.config.set(scheduler="synchronous")
     main = processes()
     service = Service(processes=main, cfgfiles=[str(cfg_file)])
     wps = Wps2Jobs(

@@ -71,6 +71,10 @@ def _gunicorn_command(settings: Settings) -> list[str]:
         sys.executable, "-m", "gunicorn",
         "--bind", f"{settings.bind}:{settings.port}",
         "--workers", str(settings.workers),
+        # threads: a request in progress (a synchronous Execute, a download) holds one
+        # thread, not a whole process, so cheap requests are still answered meanwhile
+        "--worker-class", "gthread",
+        "--threads", str(settings.threads),
         "--timeout", str(settings.timeout),
         "--no-control-socket",
         "--access-logfile", str(settings.var_dir / "log" / "access.log"),

@@ -98,6 +98,8 @@ class Settings:
     port: int
     url: str
     workers: int
+    threads: int
+    max_sync_executes: int
     timeout: int
     var_dir: Path
     output_dir: Path
@@ -408,6 +410,8 @@ def load_settings(
         port=port,
         url=url,
         workers=_get(data, "server", "workers", int),
+        threads=_get(data, "server", "threads", int),
+        max_sync_executes=_get(data, "server", "max_sync_executes", int),
         timeout=_get(data, "server", "timeout", int),
         var_dir=var_dir,
         output_dir=path_setting("output_dir", var_dir / "outputs"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -72,6 +73,7 @@ def test_stop_ends_a_service_started_in_the_foreground(settings_env, tmp_path):
     command = [sys.executable, "-m", "cp4cds_wps.cli"]
     foreground = subprocess.Popen([*command, "start"], env=env, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)  # fmt: skip
+    children = []
     try:
         url = f"http://127.0.0.1:{env['CP4CDS_WPS_SERVER__PORT']}/health"
         deadline = time.monotonic() + 120
@@ -89,8 +91,10 @@ def test_stop_ends_a_service_started_in_the_foreground(settings_env, tmp_path):
         assert not answers(url)
         assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
     finally:
-        if foreground.poll() is None:
-            foreground.kill()
+        for pid in [foreground.pid, *children]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        foreground.wait()
 
 
 def answers(url: str) -> bool:

@@ -24,10 +24,12 @@ from cp4cds_wps.jobs.backends import Backend, backend_from_settings
 from cp4cds_wps.jobs.pywps_job import (
     fail_status_document,
     job_log,
+    job_workdir,
     load_pywps_config,
     remove_job_files,
 )
 from cp4cds_wps.jobs.store import JobRecord, JobStore, NoSuchJob, utcnow
+from cp4cds_wps.jobs.work_folders import sweep
 
 LOG = logging.getLogger(__name__)
 
@@ -112,7 +114,8 @@ class Dispatcher:
 
     def cleanup(self, now: datetime | None = None) -> list[str]:
         """Remove jobs (records, outputs, status documents, logs) older than the retention,
-        and the outputs of synchronous requests as old.
+        the outputs of synchronous requests as old, and what web server processes that
+        died left in the work folder (see :func:`cp4cds_wps.jobs.work_folders.sweep`).
 
         Returns
         -------
@@ -127,6 +130,8 @@ class Dispatcher:
             self.store.delete(job.id)
             removed.append(job.id)
         self._remove_old_outputs(cutoff)
+        active = self.store.list(["accepted", "running"])
+        sweep(self.settings.work_dir, keep=[job_workdir(job.payload) or "" for job in active])
         return removed
 
     def _remove_old_outputs(self, cutoff: datetime) -> None:

@@ -51,11 +51,16 @@ def fail_status_document(payload: str, message: str) -> None:
     rebuild_job(payload).wps_response._update_status(WPS_STATUS.FAILED, message, 100)
 
 
+def job_workdir(payload: str) -> str | None:
+    """PyWPS's working folder of the job stored as ``payload``."""
+    return json.loads(payload).get("process", {}).get("workdir")
+
+
 def remove_job_files(settings: Settings, job_id: str, payload: str, *, everything: bool) -> None:
     """Remove a job's outputs and working folder; with ``everything`` also its status
     document and log."""
     shutil.rmtree(settings.output_dir / job_id, ignore_errors=True)
-    workdir = json.loads(payload).get("process", {}).get("workdir")
+    workdir = job_workdir(payload)
     if workdir:
         shutil.rmtree(workdir, ignore_errors=True)
     if everything:

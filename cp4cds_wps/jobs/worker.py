@@ -87,7 +87,7 @@ def own_pywps_lock() -> None:
     dblog.lock = threading.Lock()
 
 
-def _guard_memory(handler: Callable, memory_mb: int) -> Callable:
+def guard_memory(handler: Callable, memory_mb: int) -> Callable:
     """``handler``, with a MemoryError turned into a readable process failure."""
     from pywps.app.exceptions import ProcessError
 
@@ -119,7 +119,7 @@ def run(store: JobStore, job_id: str, payload: str, memory_mb: int) -> tuple[str
     from pywps.response.status import WPS_STATUS
 
     job = rebuild_job(payload)
-    job.process.handler = _guard_memory(job.process.handler, memory_mb)
+    job.process.handler = guard_memory(job.process.handler, memory_mb)
     _report_progress(job.wps_response, store, job_id)
     job.run()
     response = job.wps_response

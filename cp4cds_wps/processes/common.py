@@ -25,6 +25,7 @@ from cp4cds_wps import __version__, errors
 from cp4cds_wps.config import Settings, get_settings
 from cp4cds_wps.inventory import Inventory
 from cp4cds_wps.jobs.store import JobStore, QueueFull
+from cp4cds_wps.jobs.synchronous import SlotsTaken, run_in_worker, sync_slot
 from cp4cds_wps.meta.estimate import check_limits, wps_inputs
 from cp4cds_wps.meta.links import meta_links
 from cp4cds_wps.ops.average import DIMS, FREQS
@@ -277,7 +278,9 @@ class JobProcess(Process):
 
     PyWPS's own fork is not used: an async Execute is recorded in the store and answered
     with PyWPS's usual "accepted" status document; the dispatcher runs it later in a worker
-    (see ``cp4cds_wps.jobs``). Synchronous executions run here, as PyWPS runs them.
+    (see ``cp4cds_wps.jobs``). A synchronous execution runs in a worker process of its own
+    while the request waits, at most ``[server] max_sync_executes`` at once in the service
+    (ServerBusy beyond; see ``cp4cds_wps.jobs.synchronous``).
     """
 
     def execute(self, wps_request, uuid):
@@ -295,9 +298,15 @@ class JobProcess(Process):
         )
 
     def _execute_process(self, async_, wps_request, wps_response):
-        if not async_:
-            return super()._execute_process(async_, wps_request, wps_response)
         settings = get_settings()
+        if not async_:
+            try:
+                with sync_slot(settings.var_dir / "sync-slots", settings.max_sync_executes):
+                    wps_response._update_status(WPS_STATUS.ACCEPTED, "accepted", 0)
+                    return run_in_worker(self, wps_request, wps_response, settings)
+            except SlotsTaken as err:
+                self.clean()
+                raise ServerBusy(str(err)) from err
         wps_response._update_status(WPS_STATUS.ACCEPTED, "queued", 0)
         try:
             job_store(settings.jobs.database).submit(

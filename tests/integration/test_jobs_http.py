@@ -131,15 +131,18 @@ def final_document(status_url: str, timeout: float = 120) -> str:
 
 
 @contextmanager
-def service(settings_env, var_dir: Path, **jobs) -> Iterator[Service]:
-    """A service with its own var dir and [jobs] settings, stopped at the end (after its
-    jobs ended, so that no worker outlives the test)."""
+def service(settings_env, var_dir: Path, server: dict | None = None, **jobs) -> Iterator[Service]:
+    """A service with its own var dir, [server] and [jobs] settings, stopped at the end
+    (after its jobs ended, so that no worker outlives the test)."""
     env = {
         **os.environ,
         **settings_env,
         "CP4CDS_WPS_PATHS__VAR_DIR": str(var_dir),
         "CP4CDS_WPS_SERVER__BIND": "127.0.0.1",
         "CP4CDS_WPS_SERVER__PORT": str(_free_port()),
+        **{
+            f"CP4CDS_WPS_SERVER__{key.upper()}": str(value) for key, value in (server or {}).items()
+        },
         **{f"CP4CDS_WPS_JOBS__{key.upper()}": str(value) for key, value in jobs.items()},
     }
     started = cli(env, "start", "--daemon")

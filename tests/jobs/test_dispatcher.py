@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 from datetime import timedelta
 
@@ -232,3 +235,16 @@ def test_cleanup_removes_old_outputs_of_synchronous_requests(dispatcher, service
     assert synchronous.exists()
     dispatcher.cleanup(utcnow() + timedelta(days=3, seconds=5))
     assert not synchronous.exists()
+
+
+def test_cleanup_sweeps_what_dead_web_server_processes_left(dispatcher, wps, service_settings):
+    queued = submit(wps, QUICK)  # its working folder stays until it runs
+    queued_folder = json.loads(dispatcher.store.get(queued).payload)["process"]["workdir"]
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    host = socket.gethostname().replace("_", "-")
+    orphan = service_settings.work_dir / f"pywps_process_{host}_{child.pid}_x1y2"
+    orphan.mkdir()
+    dispatcher.cleanup()
+    assert not orphan.exists()
+    assert os.path.isdir(queued_folder)
