@@ -21,6 +21,9 @@ from cp4cds_wps.request_log import Heartbeat, RequestLog
 
 #: Modules the local job backend imports once for all workers (the processes and their code).
 WORKER_PRELOAD = ("cp4cds_wps.processes",)
+#: Times a dispatcher that ended is started again within ``RESTART_WINDOW`` seconds.
+DISPATCHER_RESTARTS = 3
+RESTART_WINDOW = 300.0
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -96,10 +99,16 @@ def _group_alive(pgid: int) -> bool:
 
 
 def _supervise(settings: Settings) -> int:
-    """Run gunicorn and the job dispatcher until a signal comes or either of them ends."""
+    """Run gunicorn and the job dispatcher until a signal comes or gunicorn ends.
+
+    A dispatcher that ends is started again (the web server keeps serving, and the new
+    dispatcher carries on from the job store), up to ``DISPATCHER_RESTARTS`` times within
+    ``RESTART_WINDOW`` seconds; then the service stops, saying why.
+    """
+    dispatcher_command = [sys.executable, "-m", "cp4cds_wps.cli", "dispatcher"]
     children = {
         "gunicorn": subprocess.Popen(_gunicorn_command(settings)),
-        "dispatcher": subprocess.Popen([sys.executable, "-m", "cp4cds_wps.cli", "dispatcher"]),
+        "dispatcher": subprocess.Popen(dispatcher_command),
     }
     stopping = []
 
@@ -113,10 +122,19 @@ def _supervise(settings: Settings) -> int:
         signal.signal(sig, forward)
     _pid_file(settings).write_text(f"{os.getpid()}\n")
     heartbeat = Heartbeat(RequestLog.from_settings(settings), lambda: _healthy(settings))
+    restarts: list[float] = []
     try:
         while not stopping and all(child.poll() is None for child in children.values()):
             time.sleep(0.2)
             heartbeat.tick()  # the dashboard's uptime
+            code = children["dispatcher"].poll()
+            now = time.monotonic()
+            restarts = [t for t in restarts if now - t < RESTART_WINDOW]
+            if code is not None and not stopping and len(restarts) < DISPATCHER_RESTARTS:
+                print(f"cp4cds-wps: dispatcher exited with code {code}; starting it again",
+                      file=sys.stderr, flush=True)  # fmt: skip
+                restarts.append(now)
+                children["dispatcher"] = subprocess.Popen(dispatcher_command)
         for name, child in children.items():
             if child.poll() is not None and not stopping:
                 print(f"cp4cds-wps: {name} exited with code {child.returncode}; stopping",
