@@ -2,9 +2,9 @@
 
 Started by :mod:`cp4cds_wps.jobs.synchronous` for a web server thread that waits for it:
 ``FILE`` holds PyWPS's job (the process and the request), the client's ``Accept`` header and
-where to write the answer. The job runs as PyWPS runs synchronous executions (a failure
-becomes a failed response with its reason); the answer is the response document, the data
-of a raw output, or the OGC exception PyWPS raised.
+where to write the answer. The job runs as its process runs synchronous executions when it
+computes them itself; the answer is the response document, the data of a raw output, or
+the OGC exception raised.
 """
 
 from __future__ import annotations
@@ -20,18 +20,20 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from cp4cds_wps.config import get_settings
+from cp4cds_wps.jobs import synchronous
 from cp4cds_wps.jobs.pywps_job import load_pywps_config, rebuild_job
 from cp4cds_wps.jobs.worker import guard_memory, own_pywps_lock
 
 
 def answer(job) -> dict:
-    """Run the rebuilt ``job`` and return what the waiting web server thread needs."""
+    """Run the rebuilt ``job`` as its process runs synchronous executions in this process
+    (``synchronous.IN_WORKER``), and return what the waiting web server thread needs."""
     from pywps.exceptions import NoApplicableCode
 
     process, request, response = job.process, job.wps_request, job.wps_response
     try:
         process.setup_outputs_from_wps_request(request)
-        job.run()
+        response = process._execute_process(False, request, response)
     except NoApplicableCode as err:
         return {"exception": {"class": type(err).__name__, "description": err.description,
                               "locator": err.locator, "code": err.code}}  # fmt: skip
@@ -55,6 +57,7 @@ def main(handover: Path) -> int:
     """Run the synchronous execution handed over in ``handover``; 0 when it answered."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     own_pywps_lock()
+    synchronous.IN_WORKER = True
     settings = get_settings()
     load_pywps_config(settings)
     given = json.loads(handover.read_text())

@@ -36,6 +36,8 @@ from pathlib import Path
 from cp4cds_wps.config import ENV_PREFIX, Settings
 from cp4cds_wps.jobs.work_folders import owned_prefix
 
+#: Whether this process is the worker of a synchronous execution (set by its main).
+IN_WORKER = False
 #: Where the web server's workers are started: one fork server per web server process.
 _BACKEND = None
 _BACKEND_LOCK = threading.Lock()
