@@ -27,12 +27,13 @@ from cp4cds_wps.config import Settings, get_settings
 from cp4cds_wps.dashboard import Dashboard
 from cp4cds_wps.errors import ArchiveFileChanged
 from cp4cds_wps.inventory import Inventory
-from cp4cds_wps.jobs.store import JobStore, database_url
+from cp4cds_wps.jobs.store import SQLITE_TIMEOUT, JobStore, database_url
 from cp4cds_wps.jobs.work_folders import Service
 from cp4cds_wps.meta.api import ConstraintsApi
 from cp4cds_wps.meta.links import InputMetadata, meta_url
 from cp4cds_wps.meta.service import MetaWps
 from cp4cds_wps.metrics import Metrics
+from cp4cds_wps.output.space import has_room
 from cp4cds_wps.processes import processes
 from cp4cds_wps.wps2 import Wps2Jobs
 
@@ -64,9 +65,16 @@ def pywps_config(settings: Settings) -> configparser.ConfigParser:
     cfg["logging"] = {
         "level": "INFO",
         "file": str(settings.var_dir / "log" / "pywps.log"),
-        "database": database_url(settings.jobs.database),
+        "database": _pywps_database(settings.jobs.database),
     }
     return cfg
+
+
+def _pywps_database(url: str) -> str:
+    """PyWPS's request log database: the job store's, waiting as long as the job store does
+    for a lock another process holds (an HTTP 500 after 5 s, else)."""
+    url = database_url(url)
+    return f"{url}?timeout={SQLITE_TIMEOUT}" if url.startswith("sqlite:///") else url
 
 
 def prepare(settings: Settings) -> Path:
@@ -138,18 +146,13 @@ class Frontend:
         """For load balancers: HTTP 200 when the service can serve, else 503 naming why.
 
         Cheap: one query to each database and a look at the output folder (a writable
-        folder with free space); nothing is scanned, no data read.
+        folder with room, see :func:`cp4cds_wps.output.space.has_room`); nothing is
+        scanned, no data read.
         """
         outputs = self.settings.output_dir
         checks = {
             "inventory": _passes(lambda: self.inventory.count() > 0),
-            "outputs": _passes(
-                lambda: (
-                    outputs.is_dir()
-                    and os.access(outputs, os.W_OK | os.X_OK)
-                    and os.statvfs(outputs).f_bavail > 0
-                )
-            ),
+            "outputs": _passes(lambda: has_room(outputs)),
             "jobs_db": _passes(self.jobs.ping),
         }
         failing = [name for name, ok in checks.items() if not ok]

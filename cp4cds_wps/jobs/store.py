@@ -22,6 +22,8 @@ STATES = ("accepted", "running", "succeeded", "failed", "dismissed")
 FINAL = frozenset({"succeeded", "failed", "dismissed"})
 ACTIVE = ("accepted", "running")
 
+#: Seconds a SQLite connection waits for a lock another process holds.
+SQLITE_TIMEOUT = 60
 #: Execution option of connections that only read.
 _READING = "cp4cds_reading"
 #: Identifies the lock that serialises submissions on PostgreSQL (any constant will do).
@@ -133,14 +135,16 @@ def _engine(url: str) -> Engine:
     path = url[len("sqlite:///") :]
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 60}, poolclass=sa.pool.NullPool)
+    engine = sa.create_engine(
+        url, connect_args={"timeout": SQLITE_TIMEOUT}, poolclass=sa.pool.NullPool
+    )
 
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record) -> None:
         # Let SQLAlchemy's "begin" event below issue BEGIN, not the sqlite3 module.
         dbapi_connection.isolation_level = None
         dbapi_connection.execute("PRAGMA journal_mode=WAL")
-        dbapi_connection.execute("PRAGMA busy_timeout=60000")
+        dbapi_connection.execute(f"PRAGMA busy_timeout={SQLITE_TIMEOUT * 1000}")
         dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
     @sa.event.listens_for(engine, "begin")
@@ -231,11 +235,16 @@ class JobStore:
         with self._reading() as conn:
             return self._get(conn, job_id)
 
-    def list(self, states: Iterable[str] | None = None) -> list[JobRecord]:
-        """Jobs in any of ``states`` (all when None), oldest first."""
+    def list(
+        self, states: Iterable[str] | None = None, finished_after: datetime | None = None
+    ) -> list[JobRecord]:
+        """Jobs in any of ``states`` (all when None), oldest first; with ``finished_after``
+        only those that ended after that moment."""
         query = sa.select(jobs_table).order_by(jobs_table.c.created, jobs_table.c.id)
         if states is not None:
             query = query.where(jobs_table.c.state.in_(_checked(states)))
+        if finished_after is not None:
+            query = query.where(jobs_table.c.finished > _to_db(finished_after))
         with self._reading() as conn:
             return [_record(row) for row in conn.execute(query)]
 

@@ -17,8 +17,10 @@ from contextlib import contextmanager
 from lxml import etree
 
 from cp4cds_wps.config import Settings, get_settings
+from cp4cds_wps.errors import NoSpaceLeft
 from cp4cds_wps.jobs.pywps_job import fail_status_document, load_pywps_config, rebuild_job
 from cp4cds_wps.jobs.store import JobStore, NoSuchJob
+from cp4cds_wps.output.space import out_of_space
 
 WPS_NS = "http://www.opengis.net/wps/1.0.0"
 OWS_NS = "http://www.opengis.net/ows/1.1"
@@ -139,7 +141,9 @@ def _run_reporting_failures(
         message = memory_message(settings.jobs.memory_mb)
     except Exception as err:
         logging.exception("job %s failed outside its process", job_id)
-        message = f"worker error: {err}"
+        # e.g. PyWPS could not write the status document into a full output folder
+        full = out_of_space(err, settings.output_dir)
+        message = str(NoSpaceLeft()) if full else f"worker error: {err}"
     try:
         fail_status_document(payload, message)
     except Exception:

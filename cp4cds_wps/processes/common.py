@@ -15,7 +15,12 @@ from pathlib import Path
 
 from pywps import FORMATS, ComplexOutput, Format, LiteralInput, Process, configuration
 from pywps.app.exceptions import ProcessError
-from pywps.exceptions import InvalidParameterValue, MissingParameterValue, ServerBusy
+from pywps.exceptions import (
+    InvalidParameterValue,
+    MissingParameterValue,
+    NotEnoughStorage,
+    ServerBusy,
+)
 from pywps.inout.storage.file import FileStorage
 from pywps.processing.job import Job
 from pywps.response.status import WPS_STATUS
@@ -24,12 +29,14 @@ from pywps.validator.mode import MODE
 from cp4cds_wps import __version__, errors
 from cp4cds_wps.config import Settings, get_settings
 from cp4cds_wps.inventory import Inventory
+from cp4cds_wps.jobs import synchronous
 from cp4cds_wps.jobs.store import JobStore, QueueFull
 from cp4cds_wps.jobs.synchronous import SlotsTaken, run_in_worker, sync_slot
 from cp4cds_wps.meta.estimate import check_limits, wps_inputs
 from cp4cds_wps.meta.links import meta_links
 from cp4cds_wps.ops.average import DIMS, FREQS
 from cp4cds_wps.output.metalink import metalink4
+from cp4cds_wps.output.space import has_room
 from cp4cds_wps.tasks.subset import TaskResult
 from cp4cds_wps.wps2 import OWNER_KEY
 
@@ -285,9 +292,12 @@ class JobProcess(Process):
 
     def execute(self, wps_request, uuid):
         """Refuse a request over the configured limits (``[limits]``) before accepting it,
-        with the reason the meta-WPS ``estimate`` gives."""
+        with the reason the meta-WPS ``estimate`` gives, and any request while the output
+        folder is full."""
         with rejected_as_wps_exception():
             check_limits(self.identifier, wps_inputs(wps_request), inventory(), get_settings())
+        if not has_room(get_settings().output_dir):
+            raise NotEnoughStorage(str(errors.NoSpaceLeft()))
         return super().execute(wps_request, uuid)
 
     def _setup_status_storage(self):
@@ -299,6 +309,8 @@ class JobProcess(Process):
 
     def _execute_process(self, async_, wps_request, wps_response):
         settings = get_settings()
+        if not async_ and synchronous.IN_WORKER:  # computing it is this process's work
+            return super()._execute_process(async_, wps_request, wps_response)
         if not async_:
             try:
                 with sync_slot(settings.var_dir / "sync-slots", settings.max_sync_executes):

@@ -207,6 +207,36 @@ def test_dismissed_waiting_job_gets_a_final_status_document(dispatcher, wps, ser
     assert store.get(job_id).state == "dismissed"
 
 
+def test_status_document_a_worker_could_not_end_is_ended_once_it_can(
+    dispatcher, wps, service_settings, monkeypatch
+):
+    """A worker whose output folder was full could not write its job's final status
+    document: the dispatcher writes it, trying each round until it can."""
+    from cp4cds_wps.jobs import dispatcher as module
+
+    store = dispatcher.store
+    job_id = submit(wps, QUICK)
+    store.claim_next("local")
+    store.finish(job_id, "failed", "no space left on the device of the output folder")
+    writes = []
+
+    def no_space_yet(payload, message):
+        writes.append(message)
+        if len(writes) == 1:
+            raise OSError(28, "No space left on device")
+        real_fail(payload, message)
+
+    real_fail = module.fail_status_document
+    monkeypatch.setattr(module, "fail_status_document", no_space_yet)
+    dispatcher.tick()
+    assert "ProcessAccepted" in status_document(service_settings, job_id)
+    dispatcher.tick()
+    document = status_document(service_settings, job_id)
+    assert "ProcessFailed" in document and "no space left on the device" in document
+    dispatcher.tick()
+    assert len(writes) == 2  # once written, left alone
+
+
 @pytest.mark.jobs_settings(retention_days=3)
 def test_cleanup_removes_jobs_after_the_retention(dispatcher, wps, service_settings):
     store = dispatcher.store

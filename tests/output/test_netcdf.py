@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from cp4cds_wps.errors import NoSpaceLeft
 from cp4cds_wps.output.netcdf import chunk_shape, write_netcdf
 from tests.cf_check import cf_failures
 
@@ -281,3 +282,14 @@ def test_differing_fill_and_missing_values_are_written_as_one(tmp_path):
         var = nc["psl"]
         assert var._FillValue == var.missing_value == np.float32(-1.7e38)
     np.testing.assert_array_equal(xr.open_dataset(path).psl.values, data)
+
+
+def test_a_full_file_system_is_no_space_left_and_leaves_no_partial_file(tmpfs):
+    folder = tmpfs(256)
+    ds = xr.Dataset(
+        {"tas": (("time", "lat"), np.random.default_rng(0).random((100, 1000)))},
+        coords={"time": np.arange(100.0), "lat": np.linspace(-90, 90, 1000)},
+    )  # 800 kB of random values: zlib cannot make them fit into 256 KiB
+    with pytest.raises(NoSpaceLeft, match="no space left on the device"):
+        write_netcdf(ds, folder / "big.nc", history="test")
+    assert list(folder.iterdir()) == []
