@@ -27,7 +27,8 @@ from cp4cds_wps.config import Settings, get_settings
 from cp4cds_wps.dashboard import Dashboard
 from cp4cds_wps.errors import ArchiveFileChanged
 from cp4cds_wps.inventory import Inventory
-from cp4cds_wps.jobs.store import SQLITE_TIMEOUT, JobStore, database_url
+from cp4cds_wps.jobs.pywps_job import load_pywps_config
+from cp4cds_wps.jobs.store import JobStore, database_url
 from cp4cds_wps.jobs.work_folders import Service
 from cp4cds_wps.meta.api import ConstraintsApi
 from cp4cds_wps.meta.links import InputMetadata, meta_url
@@ -65,16 +66,9 @@ def pywps_config(settings: Settings) -> configparser.ConfigParser:
     cfg["logging"] = {
         "level": "INFO",
         "file": str(settings.var_dir / "log" / "pywps.log"),
-        "database": _pywps_database(settings.jobs.database),
+        "database": database_url(settings.jobs.database),
     }
     return cfg
-
-
-def _pywps_database(url: str) -> str:
-    """PyWPS's request log database: the job store's, waiting as long as the job store does
-    for a lock another process holds (an HTTP 500 after 5 s, else)."""
-    url = database_url(url)
-    return f"{url}?timeout={SQLITE_TIMEOUT}" if url.startswith("sqlite:///") else url
 
 
 def prepare(settings: Settings) -> Path:
@@ -97,12 +91,7 @@ def prepare(settings: Settings) -> Path:
     with partial.open("w") as fh:
         pywps_config(settings).write(fh)
     partial.replace(path)
-
-    from pywps import configuration, dblog
-
-    configuration.load_configuration([str(path)])
-    dblog.get_session().close()
-    JobStore.from_settings(settings)
+    load_pywps_config(settings)  # creates PyWPS's tables and ours
     return path
 
 

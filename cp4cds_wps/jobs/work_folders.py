@@ -12,6 +12,7 @@ is found by :func:`sweep`: each is named after the host and process that made it
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import shutil
@@ -21,6 +22,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pywps
+from pywps import configuration
+from pywps.exceptions import InvalidParameterValue
 
 #: Names of what this module sweeps: PyWPS's working folders, synchronous handovers.
 PREFIXES = ("pywps_process_", "sync_")
@@ -50,10 +53,15 @@ class Service(pywps.Service):
     """
 
     def prepare_process_for_execution(self, identifier):
-        process = super().prepare_process_for_execution(identifier)
-        made = Path(process.workdir)
-        process.set_workdir(make_work_folder(made.parent))
-        made.rmdir()
+        """PyWPS's copy of the process for one request, its working folder named after this
+        host and process (as PyWPS's own method does, but for the name)."""
+        try:
+            process = copy.deepcopy(self.processes[identifier])
+        except KeyError as err:
+            raise InvalidParameterValue(f"Unknown process '{identifier}'", "Identifier") from err
+        process.service = self
+        work_dir = os.path.abspath(configuration.get_config_value("server", "workdir"))
+        process.set_workdir(make_work_folder(work_dir))
         return process
 
     def _parse_and_execute(self, process, wps_request, uuid):
