@@ -69,6 +69,7 @@ def main(handover: Path) -> int:
     job.wps_request.http_request = Request(
         EnvironBuilder(headers={"Accept": given["accept"]}).get_environ()
     )
+    job.wps_request.fetched = given["fetched"]
     result = json.dumps(answer(job))
     target = Path(given["answer"])
     partial = target.with_name(f".{target.name}.{os.getpid()}")

@@ -11,9 +11,9 @@ limit) and waits for its answer, so that
   more is refused at once with ServerBusy, so that data requests can never take every
   thread and cheap requests (GetCapabilities, status, ``/api/constraints``) keep being
   answered;
-- an execution running longer than ``[server] timeout`` is stopped and fails saying so,
-  and one whose process dies fails with the reason, instead of taking its web server
-  process with it.
+- an execution running longer than ``[server] timeout`` is stopped, and one whose process
+  dies ends, with an exception report saying so, instead of taking its web server process
+  with it.
 
 The worker side is :mod:`cp4cds_wps.jobs.sync_worker`.
 """
@@ -121,16 +121,16 @@ def run_in_worker(process, wps_request, wps_response, settings: Settings):
     Returns
     -------
     pywps.response.execute.ExecuteResponse
-        ``wps_response``, succeeded with the worker's response document or failed with the
-        reason.
+        ``wps_response``, with the worker's response document.
 
     Raises
     ------
     pywps.exceptions.NoApplicableCode
-        Re-raised as the worker raised it (an OGC exception report for the client).
+        Re-raised as the worker raised it, or saying that the execution overran the time
+        limit (HTTP 400) or that its worker died (HTTP 500); no partial output is left.
     """
+    from pywps.exceptions import NoApplicableCode
     from pywps.processing.job import Job
-    from pywps.response.status import WPS_STATUS
 
     key = f"{process.uuid}-{uuids.uuid4().hex[:8]}"
     name = f"{owned_prefix('sync_')}{key}"
@@ -141,6 +141,8 @@ def run_in_worker(process, wps_request, wps_response, settings: Settings):
             {
                 "job": Job(process, wps_request, wps_response).json,
                 "accept": http_request.headers.get("Accept", "") if http_request else "",
+                # inputs the server fetched by reference: errors about them do not quote them
+                "fetched": getattr(wps_request, "fetched", None) or {},
                 "answer": str(answer),
             }
         )
@@ -158,21 +160,25 @@ def run_in_worker(process, wps_request, wps_response, settings: Settings):
         exitcode = backend.wait(ref, settings.timeout)
         if exitcode is None:
             backend.stop(ref)
-            failure = (
+            # the client can do something about it: HTTP 400 (OWSLib and birdy show its text)
+            failure = NoApplicableCode(
                 f"exceeded the time limit of {settings.timeout} s for synchronous executions; "
-                "execute it asynchronously (storeExecuteResponse=true&status=true)"
+                "execute it asynchronously (storeExecuteResponse=true&status=true)",
+                code=400,
             )
         elif answer.is_file():
             return _apply(json.loads(answer.read_text()), wps_response)
         else:
-            failure = f"the process computing the result ended unexpectedly ({_ended(exitcode)})"
+            failure = NoApplicableCode(
+                f"the process computing the result ended unexpectedly ({_ended(exitcode)})",
+                code=500,
+            )
     finally:
         handover.unlink(missing_ok=True)
         answer.unlink(missing_ok=True)
     # what the worker had written is incomplete
     shutil.rmtree(settings.output_dir / str(process.uuid), ignore_errors=True)
-    wps_response._update_status(WPS_STATUS.FAILED, failure, 100)
-    return wps_response
+    raise failure
 
 
 def _ended(exitcode: int) -> str:

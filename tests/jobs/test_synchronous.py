@@ -79,9 +79,10 @@ def test_runs_in_a_worker_process_and_answers(wps, service_settings):
 
 def test_stopped_at_the_time_limit(timeout_1s, wps):
     start = time.monotonic()
-    body = execute(wps, SLOW).get_data(as_text=True)
+    response = execute(wps, SLOW)
+    body = response.get_data(as_text=True)
     assert time.monotonic() - start < 30
-    assert "ProcessFailed" in body
+    assert response.status_code == 400 and 'exceptionCode="NoApplicableCode"' in body
     assert "exceeded the time limit of 1 s for synchronous executions" in body
     assert list(get_settings().work_dir.iterdir()) == []
 
@@ -97,7 +98,7 @@ def test_a_dead_worker_is_a_failure_saying_so(wps, service_settings):
     os.kill(int(next(iter(synchronous._BACKEND._children))), signal.SIGKILL)
     thread.join(60)
     body = answers[0].get_data(as_text=True)
-    assert "ProcessFailed" in body
+    assert answers[0].status_code == 500 and 'exceptionCode="NoApplicableCode"' in body
     assert "the process computing the result ended unexpectedly (killed by SIGKILL)" in body
     assert list(service_settings.work_dir.iterdir()) == []
     assert list(service_settings.output_dir.glob("*/*")) == []  # no partial output
