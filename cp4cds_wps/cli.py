@@ -86,6 +86,10 @@ def _gunicorn_command(settings: Settings) -> list[str]:
     ]  # fmt: skip
 
 
+def _dispatcher_command() -> list[str]:
+    return [sys.executable, "-m", "cp4cds_wps.cli", "dispatcher"]
+
+
 def _group_alive(pgid: int) -> bool:
     """Whether any process of group ``pgid`` still runs (zombies do not count)."""
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -105,10 +109,9 @@ def _supervise(settings: Settings) -> int:
     dispatcher carries on from the job store), up to ``DISPATCHER_RESTARTS`` times within
     ``RESTART_WINDOW`` seconds; then the service stops, saying why.
     """
-    dispatcher_command = [sys.executable, "-m", "cp4cds_wps.cli", "dispatcher"]
     children = {
         "gunicorn": subprocess.Popen(_gunicorn_command(settings)),
-        "dispatcher": subprocess.Popen(dispatcher_command),
+        "dispatcher": subprocess.Popen(_dispatcher_command()),
     }
     stopping = []
 
@@ -124,17 +127,20 @@ def _supervise(settings: Settings) -> int:
     heartbeat = Heartbeat(RequestLog.from_settings(settings), lambda: _healthy(settings))
     restarts: list[float] = []
     try:
-        while not stopping and all(child.poll() is None for child in children.values()):
+        while not stopping and children["gunicorn"].poll() is None:
             time.sleep(0.2)
             heartbeat.tick()  # the dashboard's uptime
             code = children["dispatcher"].poll()
+            if code is None or stopping:
+                continue
             now = time.monotonic()
             restarts = [t for t in restarts if now - t < RESTART_WINDOW]
-            if code is not None and not stopping and len(restarts) < DISPATCHER_RESTARTS:
-                print(f"cp4cds-wps: dispatcher exited with code {code}; starting it again",
-                      file=sys.stderr, flush=True)  # fmt: skip
-                restarts.append(now)
-                children["dispatcher"] = subprocess.Popen(dispatcher_command)
+            if len(restarts) == DISPATCHER_RESTARTS:
+                break  # it keeps dying: stop, saying so
+            print(f"cp4cds-wps: dispatcher exited with code {code}; starting it again",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            restarts.append(now)
+            children["dispatcher"] = subprocess.Popen(_dispatcher_command())
         for name, child in children.items():
             if child.poll() is not None and not stopping:
                 print(f"cp4cds-wps: {name} exited with code {child.returncode}; stopping",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import subprocess
@@ -115,3 +116,20 @@ def descendants(pid: int) -> list[int]:
         frontier = {child for child, parent in parents.items() if parent in frontier}
         found += frontier
     return found
+
+
+def test_a_dispatcher_that_keeps_dying_is_restarted_three_times_then_the_service_stops(
+    settings, monkeypatch, tmp_path, capfd
+):
+    from cp4cds_wps import cli
+
+    settings = dataclasses.replace(settings, var_dir=tmp_path, port=free_port())
+    sleeping = [sys.executable, "-c", "import time; time.sleep(60)"]
+    monkeypatch.setattr(cli, "_gunicorn_command", lambda _: sleeping)
+    monkeypatch.setattr(cli, "_dispatcher_command", lambda: [sys.executable, "-c", "exit(3)"])
+    monkeypatch.setattr(signal, "signal", lambda *_: None)  # pytest keeps its handlers
+    assert cli._supervise(settings) == 1
+    err = capfd.readouterr().err
+    assert err.count("dispatcher exited with code 3; starting it again") == 3
+    assert "dispatcher exited with code 3; stopping" in err
+    assert not (tmp_path / "cp4cds-wps.pid").exists()
