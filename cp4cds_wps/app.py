@@ -13,6 +13,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+import dask
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.shared_data import SharedDataMiddleware
@@ -26,11 +27,13 @@ from cp4cds_wps.config import Settings, get_settings
 from cp4cds_wps.dashboard import Dashboard
 from cp4cds_wps.errors import ArchiveFileChanged
 from cp4cds_wps.inventory import Inventory
+from cp4cds_wps.jobs.pywps_job import load_pywps_config
 from cp4cds_wps.jobs.store import JobStore, database_url
 from cp4cds_wps.meta.api import ConstraintsApi
 from cp4cds_wps.meta.links import InputMetadata, meta_url
 from cp4cds_wps.meta.service import MetaWps
 from cp4cds_wps.metrics import Metrics
+from cp4cds_wps.output.space import has_room
 from cp4cds_wps.private_outputs import PrivateOutputs
 from cp4cds_wps.processes import processes
 from cp4cds_wps.processes.references import ReferenceFetcher
@@ -91,12 +94,7 @@ def prepare(settings: Settings) -> Path:
     with partial.open("w") as fh:
         pywps_config(settings).write(fh)
     partial.replace(path)
-
-    from pywps import configuration, dblog
-
-    configuration.load_configuration([str(path)])
-    dblog.get_session().close()
-    JobStore.from_settings(settings)
+    load_pywps_config(settings)  # creates PyWPS's tables and ours
     return path
 
 
@@ -140,18 +138,13 @@ class Frontend:
         """For load balancers: HTTP 200 when the service can serve, else 503 naming why.
 
         Cheap: one query to each database and a look at the output folder (a writable
-        folder with free space); nothing is scanned, no data read.
+        folder with room, see :func:`cp4cds_wps.output.space.has_room`); nothing is
+        scanned, no data read.
         """
         outputs = self.settings.output_dir
         checks = {
             "inventory": _passes(lambda: self.inventory.count() > 0),
-            "outputs": _passes(
-                lambda: (
-                    outputs.is_dir()
-                    and os.access(outputs, os.W_OK | os.X_OK)
-                    and os.statvfs(outputs).f_bavail > 0
-                )
-            ),
+            "outputs": _passes(lambda: has_room(outputs)),
             "jobs_db": _passes(self.jobs.ping),
         }
         failing = [name for name, ok in checks.items() if not ok]
@@ -190,6 +183,10 @@ def create_app(settings: Settings | None = None):
     """Build the WSGI application of the service."""
     settings = settings or get_settings()
     cfg_file = prepare(settings)
+    # Requests run in threads of the web server processes. Data are read and written on the
+    # request's own thread (cp4cds_wps.tasks.runner): no dask thread pools in the server,
+    # and dask's setting is process-wide, so each request must find this value already.
+    dask.config.set(scheduler="synchronous")
     main = processes()
     fetch = ReferenceFetcher(settings.references) if settings.references.allowed_prefixes else None
     service = CheckedService(main, cfgfiles=[str(cfg_file)], fetch=fetch)

@@ -21,6 +21,9 @@ from cp4cds_wps.request_log import Heartbeat, RequestLog
 
 #: Modules the local job backend imports once for all workers (the processes and their code).
 WORKER_PRELOAD = ("cp4cds_wps.processes",)
+#: Times a dispatcher that ended is started again within ``RESTART_WINDOW`` seconds.
+DISPATCHER_RESTARTS = 3
+RESTART_WINDOW = 300.0
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -39,12 +42,23 @@ def _pid_file(settings: Settings) -> Path:
 
 
 def _running_pid(settings: Settings) -> int | None:
+    """The supervisor's pid from the pid file, if that process runs and is cp4cds-wps."""
     try:
         pid = int(_pid_file(settings).read_text().strip())
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ValueError):
         return None
-    return pid
+    if b"cp4cds_wps" not in command and b"cp4cds-wps" not in command:
+        return None  # a stale pid file, its number taken by another program
+    return pid if _stat(pid) not in (None, "Z", "X") else None
+
+
+def _stat(pid: int) -> str | None:
+    """The state letter of process ``pid`` (None when there is none)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return None
 
 
 def _healthy(settings: Settings) -> bool:
@@ -60,12 +74,20 @@ def _gunicorn_command(settings: Settings) -> list[str]:
         sys.executable, "-m", "gunicorn",
         "--bind", f"{settings.bind}:{settings.port}",
         "--workers", str(settings.workers),
+        # threads: a request in progress (a synchronous Execute, a download) holds one
+        # thread, not a whole process, so cheap requests are still answered meanwhile
+        "--worker-class", "gthread",
+        "--threads", str(settings.threads),
         "--timeout", str(settings.timeout),
         "--no-control-socket",
         "--access-logfile", str(settings.var_dir / "log" / "access.log"),
         "--error-logfile", str(settings.var_dir / "log" / "gunicorn.log"),
         "cp4cds_wps.app:create_app()",
     ]  # fmt: skip
+
+
+def _dispatcher_command() -> list[str]:
+    return [sys.executable, "-m", "cp4cds_wps.cli", "dispatcher"]
 
 
 def _group_alive(pgid: int) -> bool:
@@ -81,11 +103,16 @@ def _group_alive(pgid: int) -> bool:
 
 
 def _supervise(settings: Settings, background: Sequence[subprocess.Popen] = ()) -> int:
-    """Run gunicorn and the job dispatcher until a signal comes or either of them ends;
-    stop the ``background`` processes (that may end before) with them."""
+    """Run gunicorn and the job dispatcher until a signal comes or gunicorn ends; stop the
+    ``background`` processes (that may end before) with them.
+
+    A dispatcher that ends is started again (the web server keeps serving, and the new
+    dispatcher carries on from the job store), up to ``DISPATCHER_RESTARTS`` times within
+    ``RESTART_WINDOW`` seconds; then the service stops, saying why.
+    """
     children = {
         "gunicorn": subprocess.Popen(_gunicorn_command(settings)),
-        "dispatcher": subprocess.Popen([sys.executable, "-m", "cp4cds_wps.cli", "dispatcher"]),
+        "dispatcher": subprocess.Popen(_dispatcher_command()),
     }
     stopping = []
 
@@ -99,10 +126,22 @@ def _supervise(settings: Settings, background: Sequence[subprocess.Popen] = ()) 
         signal.signal(sig, forward)
     _pid_file(settings).write_text(f"{os.getpid()}\n")
     heartbeat = Heartbeat(RequestLog.from_settings(settings), lambda: _healthy(settings))
+    restarts: list[float] = []
     try:
-        while not stopping and all(child.poll() is None for child in children.values()):
+        while not stopping and children["gunicorn"].poll() is None:
             time.sleep(0.2)
             heartbeat.tick()  # the dashboard's uptime
+            code = children["dispatcher"].poll()
+            if code is None or stopping:
+                continue
+            now = time.monotonic()
+            restarts = [t for t in restarts if now - t < RESTART_WINDOW]
+            if len(restarts) == DISPATCHER_RESTARTS:
+                break  # it keeps dying: stop, saying so
+            print(f"cp4cds-wps: dispatcher exited with code {code}; starting it again",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            restarts.append(now)
+            children["dispatcher"] = subprocess.Popen(_dispatcher_command())
         for name, child in children.items():
             if child.poll() is not None and not stopping:
                 print(f"cp4cds-wps: {name} exited with code {child.returncode}; stopping",
@@ -184,23 +223,57 @@ def _start_daemon(settings: Settings) -> int:
 
 
 def _stop_group(pid: int, timeout: float = 60) -> bool:
-    """Send SIGTERM to process group ``pid``, wait for it to end; SIGKILL after ``timeout``."""
+    """Stop supervisor ``pid`` and what it runs: SIGTERM, SIGKILL after ``timeout`` seconds.
+
+    A daemon's supervisor leads its own process group, which is signalled as a whole. One
+    started in the foreground shares the group of the shell (or ``make``) that started it:
+    it alone gets SIGTERM (it passes it on to gunicorn and the dispatcher), and if it is
+    still there after ``timeout``, it and the processes of its session that descend from it
+    get SIGKILL (job workers lead sessions of their own and are left running).
+
+    Returns
+    -------
+    bool
+        True when everything ended on SIGTERM.
+    """
     try:
-        os.killpg(pid, signal.SIGTERM)
+        leader = os.getpgid(pid) == pid
+        (os.killpg if leader else os.kill)(pid, signal.SIGTERM)
     except ProcessLookupError:
         return True
+    alive = (lambda: _group_alive(pid)) if leader else (lambda: _stat(pid) not in (None, "Z", "X"))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _group_alive(pid):
+        if not alive():
             return True
         time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
+    targets = [pid] if leader else [pid, *_descendants(pid, session=os.getsid(pid))]
+    for target in targets:
+        with contextlib.suppress(ProcessLookupError):
+            (os.killpg if leader else os.kill)(target, signal.SIGKILL)
     return False
 
 
+def _descendants(pid: int, session: int) -> list[int]:
+    """Processes of ``session`` that descend from ``pid``."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[4]) == session:
+            parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found += sorted(frontier)
+    return found
+
+
 def stop(args: argparse.Namespace) -> int:
-    """Stop a service started with ``--daemon``: web server and dispatcher.
+    """Stop the service, started with ``--daemon`` or in the foreground: web server and
+    dispatcher.
 
     Running jobs' workers are left to finish: they report to the job store themselves.
     """
@@ -213,7 +286,7 @@ def stop(args: argparse.Namespace) -> int:
         print(f"cp4cds-wps (pid {pid}) did not stop within 60 s; killed", file=sys.stderr)
         return 1
     _pid_file(settings).unlink(missing_ok=True)
-    print("cp4cds-wps stopped")
+    print(f"cp4cds-wps stopped (pid {pid})")
     return 0
 
 
@@ -284,7 +357,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=start)
 
     sub.add_parser(
-        "stop", parents=[common], help="stop a service started with --daemon"
+        "stop", parents=[common], help="stop the service (daemon or foreground)"
     ).set_defaults(func=stop)
     sub.add_parser(
         "status", parents=[common], help="is the service running and healthy?"

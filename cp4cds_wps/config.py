@@ -4,15 +4,17 @@ Precedence (last wins): ``etc/default.toml`` < the file named by ``--config`` or
 ``CP4CDS_WPS_CONFIG`` < environment variables ``CP4CDS_WPS_<SECTION>__<KEY>``.
 Relative paths are resolved against the directory of the file that sets them (the
 current directory for environment variables). Invalid settings raise
-:class:`ConfigError` naming the key.
+:class:`ConfigError` naming the key; so do sections and keys that ``etc/default.toml`` does
+not have (a typo must not be ignored), in files and in environment variables.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -127,6 +129,8 @@ class Settings:
     port: int
     url: str
     workers: int
+    threads: int
+    max_sync_executes: int
     timeout: int
     var_dir: Path
     output_dir: Path
@@ -167,7 +171,8 @@ class Settings:
         raise KeyError(name)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path, known: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The settings of one file; with ``known`` (the defaults) unknown names are errors."""
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
@@ -175,7 +180,51 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} does not exist") from err
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"config file {path} is not valid TOML: {err}") from err
+    if known is not None:
+        for section, table in data.items():
+            _check_section(known, section, f"config file {path}")
+            if not isinstance(table, Mapping):
+                raise ConfigError(f"config file {path}: [{section}] must be a table")
+            for key, value in table.items():
+                _check_key(known, section, key, f"config file {path}")
+                for i, item in enumerate(value if isinstance(value, list) else []):
+                    _check_item(known, section, key, i, item, f"config file {path}")
     return _resolve_paths(data, path.resolve().parent)
+
+
+#: Keys of the tables of arrays of tables, where the defaults need not show every key.
+_ITEM_KEYS = {("archive", "roots"): tuple(f.name for f in fields(Root))}
+
+
+def _unknown(what: str, name: str, known: list[str], where: str) -> ConfigError:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return ConfigError(f"{where}: unknown {what}{hint}; known: {', '.join(known)}")
+
+
+def _check_section(known: Mapping[str, Any], section: str, where: str) -> None:
+    if section not in known:
+        raise _unknown(f"section [{section}]", section, list(known), where)
+
+
+def _check_key(known: Mapping[str, Any], section: str, key: str, where: str) -> None:
+    if key not in known[section]:
+        raise _unknown(f"setting [{section}] {key}", key, list(known[section]), where)
+
+
+def _check_item(
+    known: Mapping[str, Any], section: str, key: str, index: int, item: Any, where: str
+) -> None:
+    """Check the keys of table ``index`` of the array of tables ``[[section.key]]``."""
+    defaults = known[section][key]
+    if not isinstance(item, Mapping) or not all(isinstance(d, Mapping) for d in defaults):
+        return
+    names = list(_ITEM_KEYS.get((section, key), ()))
+    names += [name for d in defaults for name in d if name not in names]
+    for name in item:
+        if name not in names:
+            raise _unknown(f"setting {name} of [[{section}.{key}]] number {index + 1}", name,
+                           names, where)  # fmt: skip
 
 
 _PATH_KEYS = {
@@ -213,12 +262,15 @@ def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+def _from_env(env: Mapping[str, str], known: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings of ``CP4CDS_WPS_<SECTION>__<KEY>`` variables; unknown names are errors."""
     data: dict[str, Any] = {}
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or name == ENV_CONFIG or "__" not in name:
             continue
         section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        _check_section(known, section, f"environment variable {name}")
+        _check_key(known, section, key, f"environment variable {name}")
         data.setdefault(section, {})[key] = value
     return _resolve_paths(data, Path.cwd())
 
@@ -436,18 +488,19 @@ def load_settings(
     Raises
     ------
     ConfigError
-        When a setting is missing or invalid; the message names the key.
+        When a setting is missing or invalid, or a section or key is not one of
+        ``etc/default.toml``; the message names the key (and the known ones).
     """
     env = os.environ if env is None else env
     sources = [DEFAULT_CONFIG]
-    data = _read_toml(DEFAULT_CONFIG)
-    default_roots = data["archive"]["roots"]
+    defaults = data = _read_toml(DEFAULT_CONFIG)
+    default_roots = defaults["archive"]["roots"]
     config_file = config_file or env.get(ENV_CONFIG) or None
     if config_file:
         path = Path(config_file).expanduser().resolve()
         sources.append(path)
-        data = _merge(data, _read_toml(path))
-    data = _merge(data, _from_env(env))
+        data = _merge(data, _read_toml(path, known=defaults))
+    data = _merge(data, _from_env(env, known=defaults))
 
     var_dir = Path(_get(data, "paths", "var_dir", str))
 
@@ -470,6 +523,8 @@ def load_settings(
         port=port,
         url=url,
         workers=_get(data, "server", "workers", int),
+        threads=_get(data, "server", "threads", int),
+        max_sync_executes=_get(data, "server", "max_sync_executes", int),
         timeout=_get(data, "server", "timeout", int),
         var_dir=var_dir,
         output_dir=path_setting("output_dir", var_dir / "outputs"),

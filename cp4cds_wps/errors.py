@@ -82,3 +82,33 @@ class ArchiveFileChanged(ServiceError):
             f"archive file {path} changed since the inventory was made ({reason}); "
             "the service operator must scan the archive again"
         )
+
+
+class ArchiveFileUnreadable(ServiceError):
+    """An archive file cannot be read where a request needs it (corrupt data, e.g. a
+    compressed chunk that does not decompress). Nothing the user can fix.
+
+    Parameters
+    ----------
+    path
+        The file.
+    reason
+        What the netCDF library said, e.g. ``"NetCDF: HDF error"``.
+    """
+
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(
+            f"archive file {path} cannot be read ({reason}); the service operator must check it"
+        )
+
+
+class NoSpaceLeft(ServiceError):
+    """The output folder is full: the result cannot be written (``/health`` says so too)."""
+
+    def __init__(self):
+        super().__init__(
+            "no space left on the device of the output folder: the result cannot "
+            "be written; try again later"
+        )

@@ -3,7 +3,8 @@
 Prometheus (``/metrics``) keeps only running totals; the dashboard (``/dashboard``) shows
 request counts and times over the last hour, day or week without a Prometheus server. So
 the metrics middleware adds every request to a per-minute row of an SQLite file in the var
-dir (one UPSERT, shared by gunicorn's workers in WAL mode), and the supervisor
+dir (shared by gunicorn's workers in WAL mode; each process writes what it recorded once a
+second, in one transaction), and the supervisor
 (``cp4cds-wps start``) records twice a minute whether the service answers its health check
 (:class:`Heartbeat`).
 Rows older than :data:`KEEP_DAYS` days are removed. A week is at most ~10,000 heartbeat rows
@@ -12,8 +13,10 @@ plus one row per minute and operation: small enough to aggregate on each page vi
 
 from __future__ import annotations
 
+import atexit
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
@@ -28,6 +31,24 @@ LOGGER = logging.getLogger(__name__)
 KEEP_DAYS = 8
 #: Endpoints that monitor the service; left out of the dashboard's request plots.
 MONITORING = ("health", "metrics", "dashboard")
+#: Seconds a process keeps requests before adding them to the file: a write a second per
+#: process, not one per request (each taking the write lock that all processes share).
+FLUSH_SECONDS = 1.0
+#: Requests recorded and not yet written, by file, then (minute, endpoint, operation):
+#: [requests, errors, seconds, max_seconds]; files whose writing is scheduled.
+_PENDING: dict[Path, dict[tuple[int, str, str], list]] = {}
+_SCHEDULED: set[Path] = set()
+_LOCK = threading.Lock()
+
+
+@atexit.register
+def _flush_all() -> None:
+    for path in list(_PENDING):
+        try:
+            RequestLog(path).flush()
+        except sqlite3.Error:
+            LOGGER.exception("requests of this process not recorded for the dashboard")
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -102,16 +123,41 @@ class RequestLog:
     def record(
         self, endpoint: str, operation: str, seconds: float, error: bool, now: float | None = None
     ) -> None:
-        """Add one request to its minute (``error``: answered with a 5xx status)."""
+        """Add one request to its minute (``error``: answered with a 5xx status).
+
+        Requests are added to the file :data:`FLUSH_SECONDS` after the first one not yet
+        written (and when the process exits), all of them in one transaction.
+        """
         minute = int((time.time() if now is None else now) // 60)
+        with _LOCK:
+            pending = _PENDING.setdefault(self.path, {})
+            row = pending.setdefault((minute, endpoint, operation), [0, 0, 0.0, 0.0])
+            row[0] += 1
+            row[1] += int(error)
+            row[2] += seconds
+            row[3] = max(row[3], seconds)
+            if self.path in _SCHEDULED:
+                return
+            _SCHEDULED.add(self.path)
+        timer = threading.Timer(FLUSH_SECONDS, self.flush)
+        timer.daemon = True
+        timer.start()
+
+    def flush(self) -> None:
+        """Add the requests this process recorded, not yet written, to the file."""
+        with _LOCK:
+            rows = _PENDING.pop(self.path, {})
+            _SCHEDULED.discard(self.path)
+        if not rows:
+            return
         with self._connect() as conn:
-            conn.execute(
-                "INSERT INTO requests VALUES (?, ?, ?, 1, ?, ?, ?) "
+            conn.executemany(
+                "INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (minute, endpoint, operation) DO UPDATE SET "
-                "requests = requests + 1, errors = errors + excluded.errors, "
+                "requests = requests + excluded.requests, errors = errors + excluded.errors, "
                 "seconds = seconds + excluded.seconds, "
                 "max_seconds = max(max_seconds, excluded.max_seconds)",
-                (minute, endpoint, operation, int(error), seconds, seconds),
+                [(*key, *values) for key, values in rows.items()],
             )
 
     def heartbeat(self, healthy: bool, now: float | None = None) -> None:
@@ -141,6 +187,7 @@ class RequestLog:
 
     def buckets(self, since: float, until: float, step: int) -> list[Bucket]:
         """Requests per ``step`` seconds from ``since`` to ``until`` (empty buckets too)."""
+        self.flush()
         first = int(since // step)
         count = int(-(-(until - first * step) // step))
         totals = {i: [0, 0, 0.0] for i in range(count)}
@@ -159,6 +206,7 @@ class RequestLog:
 
     def operations(self, since: float) -> list[OperationSummary]:
         """Requests per endpoint and operation since ``since``, most requested first."""
+        self.flush()
         with self._connect() as conn:
             rows = conn.execute(
                 "SELECT endpoint, operation, sum(requests), sum(errors), "

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dask
@@ -52,3 +55,38 @@ def settings_env(tmp_path_factory, archive_dir) -> dict[str, str]:
 def settings(settings_env):
     """Settings of a service on the test archive, writing below a temporary folder."""
     return load_settings(env=settings_env)
+
+
+@pytest.fixture
+def tmpfs(tmp_path) -> Iterator[Callable[[int], Path]]:
+    """A factory of small file systems: ``tmpfs(kib)`` mounts a tmpfs of ``kib`` KiB in
+    tmp_path and returns it (unmounted after the test). Mounting needs root: the test is
+    skipped with the reason otherwise."""
+    mounted = []
+
+    def mount(kib: int) -> Path:
+        if os.geteuid() != 0:
+            pytest.skip("mounting a small tmpfs (a full file system) needs root")
+        folder = tmp_path / f"tmpfs{len(mounted)}"
+        folder.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(folder)],
+                              capture_output=True, text=True)  # fmt: skip
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", "--lazy", str(folder)], check=False)
+
+
+def fill(folder: Path) -> Path:
+    """Fill the file system of ``folder`` to the last byte with one file; return it."""
+    filler = folder / "filler"
+    with filler.open("wb", buffering=0) as fh:
+        for size in (2**20, 4096, 1):  # whatever fits of each
+            with contextlib.suppress(OSError):
+                while True:
+                    fh.write(b"\0" * size)
+    return filler

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
 import pytest
 
 from cp4cds_wps.cli import main
+
+from .integration.conftest import _free_port as free_port
 
 RLDS = "CMIP6.CMIP.IPSL.IPSL-CM6A-LR.historical.r1i1p1f1.Amon.rlds.gr.v20180803"
 
@@ -82,3 +94,77 @@ def test_an_invalid_known_issues_register_stops_naming_the_entry(tmp_path, monke
         "entry 0 (E1): severity must be one of low, medium, high, critical"
         in capsys.readouterr().err
     )
+
+
+def test_stop_ends_a_service_started_in_the_foreground(settings_env, tmp_path):
+    """``make start`` runs ``cp4cds-wps start`` in the foreground, in the process group of
+    make and the shell: ``stop`` must end it (and gunicorn and the dispatcher with it)."""
+    env = {
+        **os.environ,
+        **settings_env,
+        "CP4CDS_WPS_PATHS__VAR_DIR": str(tmp_path / "var"),
+        "CP4CDS_WPS_SERVER__BIND": "127.0.0.1",
+        "CP4CDS_WPS_SERVER__PORT": str(free_port()),
+    }
+    command = [sys.executable, "-m", "cp4cds_wps.cli"]
+    foreground = subprocess.Popen([*command, "start"], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)  # fmt: skip
+    children = []
+    try:
+        url = f"http://127.0.0.1:{env['CP4CDS_WPS_SERVER__PORT']}/health"
+        deadline = time.monotonic() + 120
+        while not answers(url):
+            assert foreground.poll() is None and time.monotonic() < deadline
+            time.sleep(0.5)
+        children = descendants(foreground.pid)
+        assert len(children) >= 3  # gunicorn, its workers, the dispatcher
+
+        stopped = subprocess.run([*command, "stop"], env=env, capture_output=True, text=True,
+                                 timeout=120)  # fmt: skip
+        assert stopped.returncode == 0, stopped.stderr
+        assert foreground.wait(timeout=5) == 0
+        assert f"cp4cds-wps stopped (pid {foreground.pid})" in stopped.stdout
+        assert not answers(url)
+        assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
+    finally:
+        for pid in [foreground.pid, *children]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        foreground.wait()
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5):
+            return True
+    except OSError:
+        return False
+
+
+def descendants(pid: int) -> list[int]:
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            parents[int(stat.parent.name)] = int(stat.read_text().rpartition(")")[2].split()[1])
+    found, frontier = [], {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found += frontier
+    return found
+
+
+def test_a_dispatcher_that_keeps_dying_is_restarted_three_times_then_the_service_stops(
+    settings, monkeypatch, tmp_path, capfd
+):
+    from cp4cds_wps import cli
+
+    settings = dataclasses.replace(settings, var_dir=tmp_path, port=free_port())
+    sleeping = [sys.executable, "-c", "import time; time.sleep(60)"]
+    monkeypatch.setattr(cli, "_gunicorn_command", lambda _: sleeping)
+    monkeypatch.setattr(cli, "_dispatcher_command", lambda: [sys.executable, "-c", "exit(3)"])
+    monkeypatch.setattr(signal, "signal", lambda *_: None)  # pytest keeps its handlers
+    assert cli._supervise(settings) == 1
+    err = capfd.readouterr().err
+    assert err.count("dispatcher exited with code 3; starting it again") == 3
+    assert "dispatcher exited with code 3; stopping" in err
+    assert not (tmp_path / "cp4cds-wps.pid").exists()

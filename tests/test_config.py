@@ -142,3 +142,62 @@ def test_invalid_qc_settings_name_the_key(tmp_path, text, message):
     config.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_settings(config, env={})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[processing]\ntime_chunks = 5\n",
+            r"unknown setting \[processing\] time_chunks \(did you mean time_chunk\?\); "
+            r"known: time_chunk, max_file_mb",
+        ),
+        (
+            "[limit]\nmax_files = 5\n",
+            r"unknown section \[limit\] \(did you mean limits\?\); known: server, paths, .*limits",
+        ),
+        (
+            "[[archive.roots]]\nname='x'\npath='y'\nproject='cmip6'\nfixd={a='b'}\n",
+            r"unknown setting fixd of \[\[archive.roots\]\] number 1 \(did you mean fixed\?\); "
+            "known: name, path, project, fixed",
+        ),
+        ("server = 5\n", r"\[server\] must be a table"),
+    ],
+)
+def test_unknown_names_in_a_file_are_errors(tmp_path, text, message):
+    config = tmp_path / "typo.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError, match=message) as raised:
+        load_settings(config, env={})
+    assert str(config) in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("CP4CDS_WPS_PROCESSING__TIME_CHUNKS", r"unknown setting \[processing\] time_chunks"),
+        ("CP4CDS_WPS_LIMIT__MAX_FILES", r"unknown section \[limit\]"),
+    ],
+)
+def test_unknown_names_in_the_environment_are_errors(name, message):
+    with pytest.raises(ConfigError, match=message) as raised:
+        load_settings(env={name: "5"})
+    assert str(raised.value).startswith(f"environment variable {name}: ")
+
+
+def test_known_names_come_from_the_defaults(tmp_path):
+    # every key of etc/default.toml is accepted in a file and in the environment
+    import tomllib
+
+    from cp4cds_wps.config import DEFAULT_CONFIG
+
+    defaults = tomllib.loads(DEFAULT_CONFIG.read_text())
+    lines = []
+    for section, table in defaults.items():
+        scalars = {k: v for k, v in table.items() if not isinstance(v, list)}
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {value!r}".replace("True", "true").replace("False", "false")
+                  for key, value in scalars.items()]  # fmt: skip
+    config = tmp_path / "all.toml"
+    config.write_text("\n".join(lines) + "\n")
+    load_settings(config, env={"CP4CDS_WPS_PROCESSING__TIME_CHUNK": "60"})

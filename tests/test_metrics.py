@@ -207,3 +207,21 @@ def test_heartbeats_start_when_the_service_first_answers(tmp_path):
     assert log.availability(0, time.time() + 60) == 1.0
     beat.tick()  # down: its minute counts as down (0.5 when the ticks straddle two minutes)
     assert log.availability(0, time.time() + 60) <= 0.5
+
+
+def test_requests_are_written_once_a_second_per_process(tmp_path, monkeypatch):
+    """Writing each request took a write lock shared by all server processes."""
+    from cp4cds_wps import request_log
+
+    monkeypatch.setattr(request_log, "FLUSH_SECONDS", 0.2)
+    log = RequestLog(tmp_path / "requests.sqlite")
+    for _ in range(50):
+        log.record("wps", "GetCapabilities", 0.01, False, now=T0)
+    other = RequestLog(tmp_path / "requests.sqlite")  # as another server process reads it
+    with other._connect() as conn:
+        assert conn.execute("SELECT count(*) FROM requests").fetchone()[0] == 0
+    time.sleep(1)
+    with other._connect() as conn:
+        assert conn.execute("SELECT requests FROM requests").fetchall() == [(50,)]
+    log.record("wps", "GetCapabilities", 0.01, False, now=T0)
+    assert [o.requests for o in log.operations(T0)] == [51]  # readers write what is pending

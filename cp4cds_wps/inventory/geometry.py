@@ -8,12 +8,14 @@ levels with their units, and every variable with its dimensions, shape and type.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import netCDF4
 import numpy as np
+from xarray.backends.locks import HDF5_LOCK
 
 #: Kinds of horizontal grid.
 GRID_TYPES = ("regular", "curvilinear", "rotated_pole", "unstructured", "none")
@@ -23,6 +25,18 @@ _ROTATED_NAMES = ("grid_latitude", "grid_longitude")
 #: Coordinates beyond these are fill values that the file does not declare as such.
 _MAX_LAT = 90.001
 _MAX_LON = 720.0
+
+
+@contextmanager
+def opened(path: Path) -> Iterator[netCDF4.Dataset]:
+    """The netCDF file at ``path``, open while no other thread of this process uses netCDF.
+
+    The netCDF and HDF5 libraries are not thread-safe, netCDF4 releases the GIL in them,
+    and web server threads read files at once (checking requests against the limits, the
+    meta-WPS): a crash, else. The lock is xarray's, so its reads wait as well.
+    """
+    with HDF5_LOCK, netCDF4.Dataset(path) as nc:
+        yield nc
 
 
 @dataclass(frozen=True)
@@ -189,7 +203,7 @@ def read_geometry(path: Path, variable: str | None) -> Geometry:
     -------
     Geometry
     """
-    with netCDF4.Dataset(path) as nc:
+    with opened(path) as nc:
         roles = _roles(nc)
         data_vars = [n for n, r in roles.items() if r == "data" and nc.variables[n].ndim]
         if variable not in nc.variables:
@@ -278,7 +292,7 @@ def read_lat_lon(path: Path, geometry: Geometry) -> tuple[np.ndarray, np.ndarray
         raise ValueError("the dataset has no latitude/longitude coordinates")
     if geometry.lat and geometry.lon:
         return np.asarray(geometry.lat), np.asarray(geometry.lon)
-    with netCDF4.Dataset(path) as nc:
+    with opened(path) as nc:
         lat = _values(nc.variables[geometry.lat_name], _MAX_LAT)
         return lat, _values(nc.variables[geometry.lon_name], _MAX_LON)
 
@@ -307,7 +321,7 @@ def compressed_fraction(
     float or None
         Compressed size over raw size, or None when nothing numeric can be sampled.
     """
-    with netCDF4.Dataset(path) as nc:
+    with opened(path) as nc:
         var = nc.variables.get(variable)
         if var is None or np.dtype(var.dtype).kind not in "iuf" or not var.ndim:
             return None

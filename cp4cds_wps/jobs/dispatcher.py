@@ -3,8 +3,9 @@
 One round (:meth:`Dispatcher.tick`) looks at every running job (worker gone or silent ->
 failed "worker died"; never started -> queued again once; over its wall time -> stopped and
 failed; dismissal requested -> stopped and dismissed), starts waiting jobs while fewer than
-``max_running`` run, ends the status documents of jobs dismissed before they started, and now
-and then removes jobs older than ``retention_days``. Everything
+``max_running`` run, ends the status documents of jobs that ended without a worker to write
+them (dismissed before they started; failed on a full output folder), and now and then
+removes jobs older than ``retention_days``. Everything
 it decides is read from and written to the job store, so a restarted dispatcher carries on.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import signal
 import sys
@@ -24,10 +26,12 @@ from cp4cds_wps.jobs.backends import Backend, backend_from_settings
 from cp4cds_wps.jobs.pywps_job import (
     fail_status_document,
     job_log,
+    job_workdir,
     load_pywps_config,
     remove_job_files,
 )
 from cp4cds_wps.jobs.store import JobRecord, JobStore, NoSuchJob, utcnow
+from cp4cds_wps.jobs.work_folders import sweep
 
 LOG = logging.getLogger(__name__)
 
@@ -35,6 +39,8 @@ LOG = logging.getLogger(__name__)
 MAX_ATTEMPTS = 2
 #: Seconds between two removals of expired jobs.
 CLEANUP_INTERVAL = 60.0
+#: What a final WPS 1.0 status document holds.
+FINAL_STATUS = re.compile(r"<wps:Process(Succeeded|Failed)\b")
 
 
 def worker_command(job_id: str) -> list[str]:
@@ -75,7 +81,9 @@ class Dispatcher:
         self.env = dict(env)
         self._stop = threading.Event()
         self._next_cleanup = 0.0
-        self._closed: set[str] = set()
+        # ended jobs whose status documents are to be checked, and since when to look
+        self._unended: dict[str, JobRecord] = {}
+        self._ended_since: datetime | None = None
         # when jobs seen waiting in the backend's queue (None) began to run (wall time and
         # heartbeat count from there; other jobs count from when they were started)
         self._since: dict[str, datetime | None] = {}
@@ -103,7 +111,7 @@ class Dispatcher:
         """One round: watch running jobs, start waiting ones, remove expired ones."""
         for job in self.store.list(["running"]):
             self._watch(job)
-        self._close_dismissed_waiting()
+        self._end_status_documents()
         self._start_waiting()
         now = utcnow()
         if now.timestamp() >= self._next_cleanup:
@@ -112,7 +120,8 @@ class Dispatcher:
 
     def cleanup(self, now: datetime | None = None) -> list[str]:
         """Remove jobs (records, outputs, status documents, logs) older than the retention,
-        and the outputs of synchronous requests as old.
+        the outputs of synchronous requests as old, and what web server processes that
+        died left in the work folder (see :func:`cp4cds_wps.jobs.work_folders.sweep`).
 
         Returns
         -------
@@ -127,6 +136,8 @@ class Dispatcher:
             self.store.delete(job.id)
             removed.append(job.id)
         self._remove_old_outputs(cutoff)
+        active = self.store.list(["accepted", "running"])
+        sweep(self.settings.work_dir, keep=[job_workdir(job.payload) or "" for job in active])
         return removed
 
     def _remove_old_outputs(self, cutoff: datetime) -> None:
@@ -173,16 +184,24 @@ class Dispatcher:
             elif now - since > timedelta(seconds=self.limits.wall_time):
                 self._end(job, "failed", f"exceeded the wall time of {self.limits.wall_time} s")
 
-    def _close_dismissed_waiting(self) -> None:
-        """End the status documents and files of jobs dismissed before they started."""
-        for job in self.store.list(["dismissed"]):
-            if job.backend is not None or job.id in self._closed:
-                continue  # dismissed while running: ended by _end
-            self._closed.add(job.id)
+    def _end_status_documents(self) -> None:
+        """End the status documents (and remove the files) of jobs that ended without a
+        worker to write them: dismissed before they started, or failed where their worker
+        could not (the output folder was full). Tried again each round until written."""
+        now = utcnow()
+        ended = self.store.list(["failed", "dismissed"], finished_after=self._ended_since)
+        self._ended_since = now - timedelta(seconds=5)  # a margin for clocks of other hosts
+        self._unended.update({job.id: job for job in ended})
+        for job in list(self._unended.values()):
             status = self.settings.output_dir / f"{job.id}.xml"
-            if status.is_file() and "ProcessFailed" not in status.read_text():
-                fail_status_document(job.payload, job.message)
-                remove_job_files(self.settings, job.id, job.payload, everything=False)
+            try:
+                if status.is_file() and not FINAL_STATUS.search(status.read_text()):
+                    fail_status_document(job.payload, job.message)
+                    remove_job_files(self.settings, job.id, job.payload, everything=False)
+            except Exception as err:  # e.g. still no space: next round
+                LOG.warning("status document of job %s not ended yet: %s", job.id, err)
+                continue
+            del self._unended[job.id]
 
     def _never_started(self, job: JobRecord, reason: str) -> None:
         if job.attempts < MAX_ATTEMPTS:

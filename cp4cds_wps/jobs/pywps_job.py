@@ -11,6 +11,8 @@ import shutil
 from pathlib import Path
 
 from cp4cds_wps.config import Settings
+from cp4cds_wps.jobs.store import JobStore, request_log_engine
+from cp4cds_wps.pywps_templates import share_templates
 
 
 def pywps_config_file(settings: Settings) -> Path:
@@ -20,6 +22,10 @@ def pywps_config_file(settings: Settings) -> Path:
 
 def load_pywps_config(settings: Settings) -> None:
     """Load PyWPS's configuration of this service into this process.
+
+    PyWPS then keeps its request log through the job store's engine (see
+    :func:`share_request_log`) and compiles its response templates once
+    (:func:`cp4cds_wps.pywps_templates.share_templates`).
 
     Raises
     ------
@@ -32,6 +38,25 @@ def load_pywps_config(settings: Settings) -> None:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: start the service once to write it")
     configuration.load_configuration([str(path)])
+    JobStore.from_settings(settings)  # its tables; its connections stay open in this process
+    share_request_log(settings)
+    share_templates()
+
+
+def share_request_log(settings: Settings) -> None:
+    """Make PyWPS keep its request log (in the job database) through our engine for it,
+    :func:`cp4cds_wps.jobs.store.request_log_engine`, and create its tables when missing.
+
+    PyWPS's own engine commits with a full sync and gives up on a lock after 5 s: some
+    30 ms of each job submission, and an HTTP 500 while another process holds the database.
+    """
+    from pywps import configuration, dblog
+    from sqlalchemy.orm import sessionmaker
+
+    engine = request_log_engine(settings.jobs.database)
+    dblog.ProcessInstance.metadata.create_all(engine)
+    dblog._SESSION_MAKER = sessionmaker(bind=engine)
+    dblog._SESSION_MAKER_DATABASE = configuration.get_config_value("logging", "database")
 
 
 def rebuild_job(payload: str):
@@ -51,11 +76,16 @@ def fail_status_document(payload: str, message: str) -> None:
     rebuild_job(payload).wps_response._update_status(WPS_STATUS.FAILED, message, 100)
 
 
+def job_workdir(payload: str) -> str | None:
+    """PyWPS's working folder of the job stored as ``payload``."""
+    return json.loads(payload).get("process", {}).get("workdir")
+
+
 def remove_job_files(settings: Settings, job_id: str, payload: str, *, everything: bool) -> None:
     """Remove a job's outputs and working folder; with ``everything`` also its status
     document and log."""
     shutil.rmtree(settings.output_dir / job_id, ignore_errors=True)
-    workdir = json.loads(payload).get("process", {}).get("workdir")
+    workdir = job_workdir(payload)
     if workdir:
         shutil.rmtree(workdir, ignore_errors=True)
     if everything:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -22,6 +23,8 @@ STATES = ("accepted", "running", "succeeded", "failed", "dismissed")
 FINAL = frozenset({"succeeded", "failed", "dismissed"})
 ACTIVE = ("accepted", "running")
 
+#: Seconds a SQLite connection waits for a lock another process holds.
+SQLITE_TIMEOUT = 60
 #: Execution option of connections that only read.
 _READING = "cp4cds_reading"
 #: Identifies the lock that serialises submissions on PostgreSQL (any constant will do).
@@ -126,22 +129,20 @@ def database_url(url: str) -> str:
     return url
 
 
+@cache
 def _engine(url: str) -> Engine:
+    """The engine of ``url``: one per process, its connections shared by the process's
+    stores."""
     url = database_url(url)
     if not url.startswith("sqlite"):
         return sa.create_engine(url, pool_pre_ping=True)
-    path = url[len("sqlite:///") :]
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 60}, poolclass=sa.pool.NullPool)
-
-    @sa.event.listens_for(engine, "connect")
-    def _connect(dbapi_connection, _record) -> None:
-        # Let SQLAlchemy's "begin" event below issue BEGIN, not the sqlite3 module.
-        dbapi_connection.isolation_level = None
-        dbapi_connection.execute("PRAGMA journal_mode=WAL")
-        dbapi_connection.execute("PRAGMA busy_timeout=60000")
-        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+    _make_folder(url)
+    # Connections are kept open (pooled): closing the last one to a WAL database
+    # checkpoints it, 5 ms and more each time, several times per request.
+    engine = sa.create_engine(
+        url, connect_args={"timeout": SQLITE_TIMEOUT, "check_same_thread": False}
+    )
+    sa.event.listen(engine, "connect", _sqlite_connect)
 
     @sa.event.listens_for(engine, "begin")
     def _begin(connection) -> None:
@@ -152,6 +153,42 @@ def _engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
     return engine
+
+
+@cache
+def request_log_engine(url: str) -> Engine:
+    """An engine for PyWPS's request log, which lives in the job database.
+
+    Unlike PyWPS's own, it keeps its connections, and on SQLite each statement commits at
+    once (PyWPS leaves some sessions open: they hold no lock), the WAL is synced only at
+    checkpoints, and locks held by other processes are waited for as long as the job store
+    waits (PyWPS's engine answered HTTP 500 after 5 s).
+    """
+    url = database_url(url)
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True, max_overflow=20)
+    _make_folder(url)
+    engine = sa.create_engine(
+        url,
+        connect_args={"timeout": SQLITE_TIMEOUT, "check_same_thread": False},
+        max_overflow=20,
+    )
+    sa.event.listen(engine, "connect", _sqlite_connect)
+    return engine
+
+
+def _make_folder(url: str) -> None:
+    path = url[len("sqlite:///") :]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_connect(dbapi_connection, _record) -> None:
+    # The sqlite3 module issues no BEGIN of its own (the job store's engine does).
+    dbapi_connection.isolation_level = None
+    dbapi_connection.execute("PRAGMA journal_mode=WAL")
+    dbapi_connection.execute(f"PRAGMA busy_timeout={SQLITE_TIMEOUT * 1000}")
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
 def _record(row: sa.Row) -> JobRecord:
@@ -231,11 +268,16 @@ class JobStore:
         with self._reading() as conn:
             return self._get(conn, job_id)
 
-    def list(self, states: Iterable[str] | None = None) -> list[JobRecord]:
-        """Jobs in any of ``states`` (all when None), oldest first."""
+    def list(
+        self, states: Iterable[str] | None = None, finished_after: datetime | None = None
+    ) -> list[JobRecord]:
+        """Jobs in any of ``states`` (all when None), oldest first; with ``finished_after``
+        only those that ended after that moment."""
         query = sa.select(jobs_table).order_by(jobs_table.c.created, jobs_table.c.id)
         if states is not None:
             query = query.where(jobs_table.c.state.in_(_checked(states)))
+        if finished_after is not None:
+            query = query.where(jobs_table.c.finished > _to_db(finished_after))
         with self._reading() as conn:
             return [_record(row) for row in conn.execute(query)]
 

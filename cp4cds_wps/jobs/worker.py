@@ -17,8 +17,10 @@ from contextlib import contextmanager
 from lxml import etree
 
 from cp4cds_wps.config import Settings, get_settings
+from cp4cds_wps.errors import NoSpaceLeft
 from cp4cds_wps.jobs.pywps_job import fail_status_document, load_pywps_config, rebuild_job
 from cp4cds_wps.jobs.store import JobStore, NoSuchJob
+from cp4cds_wps.output.space import out_of_space
 
 WPS_NS = "http://www.opengis.net/wps/1.0.0"
 OWS_NS = "http://www.opengis.net/ows/1.1"
@@ -87,7 +89,7 @@ def own_pywps_lock() -> None:
     dblog.lock = threading.Lock()
 
 
-def _guard_memory(handler: Callable, memory_mb: int) -> Callable:
+def guard_memory(handler: Callable, memory_mb: int) -> Callable:
     """``handler``, with a MemoryError turned into a readable process failure."""
     from pywps.app.exceptions import ProcessError
 
@@ -119,7 +121,7 @@ def run(store: JobStore, job_id: str, payload: str, memory_mb: int) -> tuple[str
     from pywps.response.status import WPS_STATUS
 
     job = rebuild_job(payload)
-    job.process.handler = _guard_memory(job.process.handler, memory_mb)
+    job.process.handler = guard_memory(job.process.handler, memory_mb)
     _report_progress(job.wps_response, store, job_id)
     job.run()
     response = job.wps_response
@@ -139,7 +141,9 @@ def _run_reporting_failures(
         message = memory_message(settings.jobs.memory_mb)
     except Exception as err:
         logging.exception("job %s failed outside its process", job_id)
-        message = f"worker error: {err}"
+        # e.g. PyWPS could not write the status document into a full output folder
+        full = out_of_space(err, settings.output_dir)
+        message = str(NoSpaceLeft()) if full else f"worker error: {err}"
     try:
         fail_status_document(payload, message)
     except Exception:

@@ -17,6 +17,7 @@ and a small sample:
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Mapping
@@ -404,10 +405,32 @@ def _ratio(
         start, _ = _positions(first, time)
         sample[geometry.time_dim] = np.arange(start, first.n_times)
     try:
-        ratio = compressed_fraction(first.path, geometry.variable, sample)
+        ratio = _sampled_ratio(first, geometry.variable, sample)
     except (OSError, RuntimeError, ValueError, IndexError):
         ratio = None
     return 1.0 if ratio is None else min(ratio, 1.0)
+
+
+#: Ratios sampled (see :func:`_sampled_ratio`), and how many are kept.
+_RATIOS: dict[tuple, float | None] = {}
+_MAX_RATIOS = 4096
+
+
+def _sampled_ratio(
+    record: FileRecord, variable: str, sample: dict[str, np.ndarray]
+) -> float | None:
+    """:func:`compressed_fraction` of a file's selection, sampled once per process for each
+    file (as scanned), variable and selection: the same request submitted again (every
+    submission is estimated) reads nothing again."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name in sorted(sample):
+        digest.update(name.encode() + b"\0" + np.ascontiguousarray(sample[name]).tobytes())
+    key = (str(record.path), record.size, record.mtime, variable, digest.digest())
+    if key not in _RATIOS:
+        if len(_RATIOS) >= _MAX_RATIOS:
+            _RATIOS.clear()
+        _RATIOS[key] = compressed_fraction(record.path, variable, sample)
+    return _RATIOS[key]
 
 
 def _day_number(iso: str) -> float:

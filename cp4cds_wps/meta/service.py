@@ -1,15 +1,15 @@
 """The meta-WPS endpoint: a PyWPS service of the meta processes, beside the main WPS.
 
 PyWPS takes its service URL and description from one process-wide configuration, which the
-main WPS set up. While it answers a request, :class:`MetaWps` puts its own URL, title and
-abstract there (under a lock), so that its capabilities and execute responses name the
-meta-WPS.
+main WPS set up. While it answers a request, :class:`MetaWps` makes PyWPS see its own URL,
+title and abstract instead, for that request only: requests are served by several threads
+of a process at once, and the main WPS's answers must keep naming the main WPS.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 
 from pywps import configuration
 from werkzeug.wrappers import Response
@@ -19,7 +19,23 @@ from cp4cds_wps.meta.links import meta_url
 from cp4cds_wps.meta.processes import meta_processes
 from cp4cds_wps.processes.service import CheckedService
 
-_CONFIG_LOCK = threading.Lock()
+#: PyWPS settings changed for the request served by this thread: (section, option) -> value.
+_OVERRIDES: ContextVar[Mapping[tuple[str, str], str] | None] = ContextVar(
+    "meta_wps_config", default=None
+)
+_pywps_config_value = configuration.get_config_value
+
+
+def _config_value(section, option, default_value=""):
+    """PyWPS's ``get_config_value``, with this thread's overrides."""
+    overrides = _OVERRIDES.get() or {}
+    if (section, option) in overrides:
+        return overrides[section, option]
+    return _pywps_config_value(section, option, default_value)
+
+
+# PyWPS's modules look the function up in the module at each call
+configuration.get_config_value = _config_value
 
 
 class MetaWps:
@@ -44,13 +60,9 @@ class MetaWps:
         }
 
     def __call__(self, environ, start_response):
-        with _CONFIG_LOCK:
-            saved = {key: configuration.get_config_value(*key) for key in self.overrides}
-            try:
-                for (section, name), value in self.overrides.items():
-                    configuration.CONFIG.set(section, name, value)
-                response = Response.from_app(self.service, environ, buffered=True)
-            finally:
-                for (section, name), value in saved.items():
-                    configuration.CONFIG.set(section, name, value)
+        token = _OVERRIDES.set(self.overrides)
+        try:
+            response = Response.from_app(self.service, environ, buffered=True)
+        finally:
+            _OVERRIDES.reset(token)
         return response(environ, start_response)

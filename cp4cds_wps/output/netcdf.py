@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import uuid
 from collections.abc import Hashable
 from datetime import UTC, datetime
@@ -22,6 +23,9 @@ import dask.threaded
 import numpy as np
 import xarray as xr
 from dask.base import get_scheduler
+
+from cp4cds_wps.errors import NoSpaceLeft
+from cp4cds_wps.output.space import out_of_space
 
 #: Encoding keys kept from the source: those that describe the values (dtype, fill value,
 #: packing, and the units and calendar of dates). All others are storage details of the
@@ -70,6 +74,11 @@ def write_netcdf(ds: xr.Dataset, path: Path, *, history: str) -> Path:
     -------
     Path
         ``path``.
+
+    Raises
+    ------
+    NoSpaceLeft
+        When the file system of ``path`` is full (no partial file is left).
     """
     path = Path(path)
     out, encoding = _prepared(ds, history)
@@ -78,9 +87,15 @@ def write_netcdf(ds: xr.Dataset, path: Path, *, history: str) -> Path:
         with _one_thread_if_local(out):
             out.to_netcdf(partial, engine="netcdf4", format="NETCDF4", encoding=encoding)
         partial.replace(path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as err:
+        full = out_of_space(err, path.parent)  # before the partial file frees its space
+        with contextlib.suppress(OSError):
+            # emptied first: the netCDF library may keep the file open after a failure,
+            # which would hold its space until this process ends
+            os.truncate(partial, 0)
             partial.unlink()
+        if full:
+            raise NoSpaceLeft() from err
         raise
     return path
 

@@ -27,13 +27,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-from prov.graph import prov_to_graph  # noqa: E402
-from prov.model import (  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from prov.graph import prov_to_graph
+from prov.model import (
     PROV,
     PROV_LABEL,
     PROV_LOCATION,
@@ -301,7 +298,10 @@ class Provenance:
         operation = next(node for node in positions if node.identifier == self.activity.identifier)
         xs = [x for x, _ in positions.values()]
         ys = [y for _, y in positions.values()]
-        fig, ax = plt.subplots(figsize=(3.6 * (max(xs) - min(xs) + 1), max(ys) - min(ys) + 1.5))
+        # a Figure of its own, not pyplot's global state: requests run in threads
+        fig = Figure(figsize=(3.6 * (max(xs) - min(xs) + 1), max(ys) - min(ys) + 1.5))
+        FigureCanvasAgg(fig)
+        ax = fig.subplots()
         ax.set_xlim(min(xs) - 0.5, max(xs) + 0.5)
         ax.set_ylim(min(ys) - 0.9, max(ys) + 0.6)
         ax.axis("off")
@@ -348,7 +348,6 @@ class Provenance:
                 bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none"},
             )
         fig.savefig(path, format="png", dpi=100, bbox_inches="tight")
-        plt.close(fig)
         return Path(path)
 
     def _layout(self, nodes: list) -> dict:

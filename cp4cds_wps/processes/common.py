@@ -14,21 +14,24 @@ from functools import cache
 from pathlib import Path
 
 from pywps import FORMATS, ComplexOutput, Format, LiteralInput, Process, configuration
-from pywps.exceptions import ServerBusy
+from pywps.exceptions import NotEnoughStorage, ServerBusy
 from pywps.inout.storage.file import FileStorage
 from pywps.processing.job import Job
 from pywps.response.status import WPS_STATUS
 from pywps.validator.mode import MODE
 
-from cp4cds_wps import __version__
+from cp4cds_wps import __version__, errors
 from cp4cds_wps.config import Settings, get_settings
 from cp4cds_wps.inventory import Inventory
+from cp4cds_wps.jobs import synchronous
 from cp4cds_wps.jobs.store import JobStore, QueueFull
+from cp4cds_wps.jobs.synchronous import SlotsTaken, run_in_worker, sync_slot
 from cp4cds_wps.jobs.worker import output_urls
 from cp4cds_wps.meta.estimate import check_limits, wps_inputs
 from cp4cds_wps.meta.links import meta_links
 from cp4cds_wps.ops.average import DIMS, FREQS
 from cp4cds_wps.output.metalink import metalink4
+from cp4cds_wps.output.space import has_room
 from cp4cds_wps.processes.failures import (
     failed_as_process_error,
     fetched_inputs,
@@ -258,10 +261,11 @@ class JobProcess(Process):
 
     PyWPS's own fork is not used: an async Execute is recorded in the store and answered
     with PyWPS's usual "accepted" status document; the dispatcher runs it later in a worker
-    (see ``cp4cds_wps.jobs``). Synchronous executions run here, as PyWPS runs them; when
-    one fails, the answer is an OGC exception report saying why (:func:`sync_failure`), not
-    an execute response whose status says "failed" (which birdy reports as "Sorry, process
-    failed.").
+    (see ``cp4cds_wps.jobs``). A synchronous execution runs in a worker process of its own
+    while the request waits, at most ``[server] max_sync_executes`` at once in the service
+    (ServerBusy beyond; see ``cp4cds_wps.jobs.synchronous``); when it fails, the answer is
+    an OGC exception report saying why (:func:`sync_failure`), not an execute response
+    whose status says "failed" (which birdy reports as "Sorry, process failed.").
     """
 
     #: What made the handler fail (set by subclasses' handlers).
@@ -269,9 +273,12 @@ class JobProcess(Process):
 
     def execute(self, wps_request, uuid):
         """Refuse a request over the configured limits (``[limits]``) before accepting it,
-        with the reason the meta-WPS ``estimate`` gives."""
+        with the reason the meta-WPS ``estimate`` gives, and any request while the output
+        folder is full."""
         with rejected_as_wps_exception(fetched_inputs(wps_request)):
             check_limits(self.identifier, wps_inputs(wps_request), inventory(), get_settings())
+        if not has_room(get_settings().output_dir):
+            raise NotEnoughStorage(str(errors.NoSpaceLeft()))
         return super().execute(wps_request, uuid)
 
     def _setup_status_storage(self):
@@ -283,10 +290,19 @@ class JobProcess(Process):
 
     def _execute_process(self, async_, wps_request, wps_response):
         settings = get_settings()
-        if not async_:
+        if not async_ and synchronous.IN_WORKER:  # computing it is this process's work
             wps_response = super()._execute_process(async_, wps_request, wps_response)
             if wps_response.status == WPS_STATUS.FAILED:
                 raise sync_failure(self.failure, fetched_inputs(wps_request))
+            return wps_response
+        if not async_:
+            try:
+                with sync_slot(settings.var_dir / "sync-slots", settings.max_sync_executes):
+                    wps_response._update_status(WPS_STATUS.ACCEPTED, "accepted", 0)
+                    wps_response = run_in_worker(self, wps_request, wps_response, settings)
+            except SlotsTaken as err:
+                self.clean()
+                raise ServerBusy(str(err)) from err
             owner = requester(wps_request)
             if owner is not None and settings.auth.private_results:
                 # its outputs are its owner's: /outputs serves them to the owner only

@@ -24,6 +24,8 @@ def select_files(dataset: Dataset, time: TimeRange | None) -> tuple[tuple[FileRe
     ------
     InvalidParameter
         When a time range is asked of a dataset without time axis.
+    DatasetInconsistent
+        When a file's time range is unknown (the file could not be read when scanned).
     NoDataSelected
         When the time range misses the dataset.
     """
@@ -31,6 +33,14 @@ def select_files(dataset: Dataset, time: TimeRange | None) -> tuple[tuple[FileRe
         return dataset.files, True
     if dataset.start is None:
         raise InvalidParameter("time", f"dataset {dataset.id} has no time axis")
+    unknown = [f.path.name for f in dataset.files if f.start is None or f.end is None]
+    if unknown:  # unreadable when scanned: whether the request needs them is unknown
+        problems = [issue.message for issue in dataset.issues if set(issue.files) & set(unknown)]
+        raise DatasetInconsistent(
+            "collection",
+            f"the time range of {', '.join(unknown)} of {dataset.id} is unknown: "
+            + "; ".join(problems or ["the file could not be read when the archive was scanned"]),
+        )
     start, end = time.start, time.end  # both in the inventory's YYYY-MM-DDThh:mm:ss form
     chosen = tuple(
         f

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import dask
+import numpy as np
 import xarray as xr
 
+from cp4cds_wps.errors import ArchiveFileUnreadable
 from cp4cds_wps.inventory import Dataset, FileRecord
+from cp4cds_wps.inventory.geometry import opened
 from cp4cds_wps.ops.notes import recorded_notes
 from cp4cds_wps.output.metalink import LinkedFile, file_digest
 from cp4cds_wps.output.naming import output_filename
@@ -26,6 +29,8 @@ from cp4cds_wps.tasks.files import open_files, record_input
 from cp4cds_wps.tasks.software import software_versions
 
 Progress = Callable[[int, str], None]
+#: Bytes read at once when looking for an archive file that cannot be read.
+READ_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -144,13 +149,15 @@ def run_steps(
             # One thread: synchronous requests run inside gunicorn workers, which must not
             # hold dask thread pools, and netCDF reads and writes on dask's thread pool can
             # deadlock on xarray's locks; decompression is serialised by a lock anyway.
-            # The files are closed when the step ends, also when it fails: a failed step's
-            # datasets would otherwise stay open until the garbage collector closes them,
-            # possibly while the next step opens the same file, which crashes HDF5 on files
-            # with string variables (netCDF4-python; xarray issue 9093).
+            # The files are closed when the step ends, also when it fails (before a failure
+            # to read is traced to its file): a failed step's datasets would otherwise stay
+            # open until the garbage collector closes them, possibly while the next step
+            # opens the same file, which crashes HDF5 on files with string variables
+            # (netCDF4-python; xarray issue 9093).
             with (
                 dask.config.set(scheduler="synchronous"),
                 recorded_notes() as notes,
+                naming_unreadable([f for _, files in step.inputs for f in files]),
                 contextlib.ExitStack() as files_open,
             ):
                 opened = [
@@ -176,6 +183,52 @@ def run_steps(
         raise
     report(100, f"{process} done: {len(linked)} file(s)")
     return TaskResult(files=tuple(linked), provenance=prov)
+
+
+@contextlib.contextmanager
+def naming_unreadable(files: Sequence[FileRecord]) -> Iterator[None]:
+    """Turn a failure to read archive data into one naming the file that cannot be read.
+
+    The netCDF library's errors (``RuntimeError: NetCDF: HDF error`` for a corrupt chunk)
+    come from deep inside a computation and do not say which file; when one comes, the
+    ``files`` are read until one fails. Failures that are not the files' (e.g. writing)
+    pass unchanged.
+
+    Raises
+    ------
+    ArchiveFileUnreadable
+        When one of ``files`` cannot be read.
+    """
+    try:
+        yield
+    except (OSError, RuntimeError) as err:
+        culprit = first_unreadable(files)
+        if culprit is None:
+            raise
+        raise ArchiveFileUnreadable(*culprit) from err
+
+
+def first_unreadable(files: Sequence[FileRecord]) -> tuple[str, str] | None:
+    """The first of ``files`` whose values cannot all be read, and why; None if all can."""
+    for record in files:
+        try:
+            with opened(record.path) as nc:
+                for var in nc.variables.values():
+                    _read_all(var)
+        except (OSError, RuntimeError) as err:
+            return str(record.path), str(err)
+    return None
+
+
+def _read_all(var) -> None:
+    """Read every value of a netCDF variable, at most about ``READ_BYTES`` at a time."""
+    if var.ndim == 0 or var.shape[0] == 0:
+        var[...]
+        return
+    itemsize = getattr(np.dtype(var.dtype), "itemsize", 8) or 8
+    rows = max(1, READ_BYTES // max(1, var.size // var.shape[0] * itemsize))
+    for start in range(0, var.shape[0], rows):
+        var[start : start + rows]
 
 
 def with_notes(history: str, notes: Sequence[str]) -> str:

@@ -15,6 +15,7 @@ import pytest
 
 from ..jobs.conftest import QUICK, SLOW
 from .conftest import _free_port
+from .test_faults_http import dispatcher_killed_mid_job
 from .test_jobs_http import Service, final_document, job_id, restart_loses_no_job, service
 
 pytestmark = pytest.mark.realdata
@@ -119,3 +120,7 @@ def test_wall_time_exceeded(settings_env, tmp_path, backend):
         while worker_pids(job.id):  # the worker was stopped, not left running
             assert time.monotonic() < deadline, worker_pids(job.id)
             time.sleep(0.5)
+
+
+def test_dispatcher_killed_mid_job(remote):
+    dispatcher_killed_mid_job(remote)

@@ -131,15 +131,21 @@ def final_document(status_url: str, timeout: float = 120, *, headers: dict | Non
 
 
 @contextmanager
-def service(settings_env, var_dir: Path, **jobs) -> Iterator[Service]:
-    """A service with its own var dir and [jobs] settings, stopped at the end (after its
-    jobs ended, so that no worker outlives the test)."""
+def service(
+    settings_env, var_dir: Path, server: dict | None = None, env: dict | None = None, **jobs
+) -> Iterator[Service]:
+    """A service with its own var dir, [server] and [jobs] settings (and more ``env``),
+    stopped at the end (after its jobs ended, so that no worker outlives the test)."""
     env = {
         **os.environ,
         **settings_env,
+        **(env or {}),
         "CP4CDS_WPS_PATHS__VAR_DIR": str(var_dir),
         "CP4CDS_WPS_SERVER__BIND": "127.0.0.1",
         "CP4CDS_WPS_SERVER__PORT": str(_free_port()),
+        **{
+            f"CP4CDS_WPS_SERVER__{key.upper()}": str(value) for key, value in (server or {}).items()
+        },
         **{f"CP4CDS_WPS_JOBS__{key.upper()}": str(value) for key, value in jobs.items()},
     }
     started = cli(env, "start", "--daemon")
@@ -262,26 +268,27 @@ def test_full_queue_is_server_busy(limited):
     )
 
 
-def restart_loses_no_job(settings_env, var_dir: Path, **jobs) -> None:
-    """Stop the service with one job running and 20 waiting, start it again: every job
-    ends, the waiting ones successfully."""
-    with service(settings_env, var_dir, max_running=1, max_queued=50, **jobs) as running:
+def restart_loses_no_job(settings_env, var_dir: Path, queued: int = 20, **jobs) -> None:
+    """Stop the service with one job running and ``queued`` waiting, start it again (two
+    jobs at a time): every job ends, the waiting ones successfully."""
+    with service(settings_env, var_dir, max_running=1, max_queued=queued, **jobs) as running:
         first = running.submit(SLOW)
         deadline = time.monotonic() + 120
         while running.store.get(job_id(first)).heartbeat is None:
             assert time.monotonic() < deadline, running.store.get(job_id(first))
             time.sleep(0.1)
-        queued = [running.submit(QUICK) for _ in range(20)]
+        waiting = [running.submit(QUICK) for _ in range(queued)]
         counts = running.store.counts()
-        assert (counts["running"], counts["accepted"]) == (1, 20)
+        assert (counts["running"], counts["accepted"]) == (1, queued)
 
         stopped = cli(running.env, "stop")
         assert stopped.returncode == 0, stopped.stderr
-        assert running.store.counts()["accepted"] == 20
+        assert running.store.counts()["accepted"] == queued
+        running.env["CP4CDS_WPS_JOBS__MAX_RUNNING"] = "2"  # the queue empties faster
         started = cli(running.env, "start", "--daemon")
         assert started.returncode == 0, started.stdout + started.stderr
 
-        for status_url in queued:
+        for status_url in waiting:
             assert "ProcessSucceeded" in final_document(status_url, timeout=300)
         document = final_document(first)
         job = running.store.get(job_id(first))
@@ -292,4 +299,4 @@ def restart_loses_no_job(settings_env, var_dir: Path, **jobs) -> None:
 
 
 def test_restart_loses_no_job(settings_env, tmp_path):
-    restart_loses_no_job(settings_env, tmp_path / "var")
+    restart_loses_no_job(settings_env, tmp_path / "var", queued=50)

@@ -105,22 +105,29 @@ def wps(service_settings) -> Client:
     return Client(create_app(service_settings))
 
 
+def execute_query(data_inputs: str, identifier: str = "subset", **options) -> str:
+    """Query string of a WPS 1.0 KVP Execute, synchronous unless ``options`` say otherwise."""
+    query = {
+        "service": "WPS",
+        "version": "1.0.0",
+        "request": "Execute",
+        "identifier": identifier,
+        "DataInputs": data_inputs,
+        **options,
+    }
+    return urllib.parse.urlencode(query)
+
+
+def execute(client: Client, data_inputs: str, identifier: str = "subset", **options):
+    """The response to a WPS 1.0 KVP Execute (see :func:`execute_query`)."""
+    return client.get(f"/wps?{execute_query(data_inputs, identifier, **options)}")
+
+
 def submit(client: Client, data_inputs: str) -> str:
     """Execute ``subset`` asynchronously (WPS 1.0 KVP); return the job id."""
-    query = urllib.parse.urlencode(
-        {
-            "service": "WPS",
-            "version": "1.0.0",
-            "request": "Execute",
-            "identifier": "subset",
-            "DataInputs": data_inputs,
-            "storeExecuteResponse": "true",
-            "status": "true",
-        }
-    )
-    body = client.get(f"/wps?{query}").get_data(as_text=True)
-    location = re.search(r'statusLocation="([^"]+)"', body)
-    assert location, body
+    body = execute(client, data_inputs, storeExecuteResponse="true", status="true")
+    location = re.search(r'statusLocation="([^"]+)"', body.get_data(as_text=True))
+    assert location, body.get_data(as_text=True)
     return location.group(1).rsplit("/", 1)[-1].removesuffix(".xml")
 
 

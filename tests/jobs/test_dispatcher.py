@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 from datetime import timedelta
 
@@ -204,6 +207,36 @@ def test_dismissed_waiting_job_gets_a_final_status_document(dispatcher, wps, ser
     assert store.get(job_id).state == "dismissed"
 
 
+def test_status_document_a_worker_could_not_end_is_ended_once_it_can(
+    dispatcher, wps, service_settings, monkeypatch
+):
+    """A worker whose output folder was full could not write its job's final status
+    document: the dispatcher writes it, trying each round until it can."""
+    from cp4cds_wps.jobs import dispatcher as module
+
+    store = dispatcher.store
+    job_id = submit(wps, QUICK)
+    store.claim_next("local")
+    store.finish(job_id, "failed", "no space left on the device of the output folder")
+    writes = []
+
+    def no_space_yet(payload, message):
+        writes.append(message)
+        if len(writes) == 1:
+            raise OSError(28, "No space left on device")
+        real_fail(payload, message)
+
+    real_fail = module.fail_status_document
+    monkeypatch.setattr(module, "fail_status_document", no_space_yet)
+    dispatcher.tick()
+    assert "ProcessAccepted" in status_document(service_settings, job_id)
+    dispatcher.tick()
+    document = status_document(service_settings, job_id)
+    assert "ProcessFailed" in document and "no space left on the device" in document
+    dispatcher.tick()
+    assert len(writes) == 2  # once written, left alone
+
+
 @pytest.mark.jobs_settings(retention_days=3)
 def test_cleanup_removes_jobs_after_the_retention(dispatcher, wps, service_settings):
     store = dispatcher.store
@@ -232,3 +265,16 @@ def test_cleanup_removes_old_outputs_of_synchronous_requests(dispatcher, service
     assert synchronous.exists()
     dispatcher.cleanup(utcnow() + timedelta(days=3, seconds=5))
     assert not synchronous.exists()
+
+
+def test_cleanup_sweeps_what_dead_web_server_processes_left(dispatcher, wps, service_settings):
+    queued = submit(wps, QUICK)  # its working folder stays until it runs
+    queued_folder = json.loads(dispatcher.store.get(queued).payload)["process"]["workdir"]
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    host = socket.gethostname().replace("_", "-")
+    orphan = service_settings.work_dir / f"pywps_process_{host}_{child.pid}_x1y2"
+    orphan.mkdir()
+    dispatcher.cleanup()
+    assert not orphan.exists()
+    assert os.path.isdir(queued_folder)

@@ -240,3 +240,24 @@ def test_wps_inputs_join_repeated_values():
         }
     )
     assert wps_inputs(request) == {"collection": "a,b", "original_files": "True"}
+
+
+def test_a_repeated_estimate_samples_the_data_once(inventory, monkeypatch):
+    """Every submission is estimated: the same selection of the same file is sampled once
+    per process (it cost 15 ms of each of 200 identical submissions)."""
+    from cp4cds_wps.meta import estimate as module
+
+    calls = []
+    sample = module.compressed_fraction
+
+    def counted(*args, **kwargs):
+        calls.append(args[0])
+        return sample(*args, **kwargs)
+
+    monkeypatch.setattr(module, "compressed_fraction", counted)
+    monkeypatch.setattr(module, "_RATIOS", {})
+    inputs = {"collection": EC_EARTH, "time": "1900/1901", "area": "0,-90,90,0"}
+    first, second = (estimate("subset", inputs, inventory, max_file_mb=10) for _ in range(2))
+    assert first == second and len(calls) == 1
+    estimate("subset", {**inputs, "time": "1902/1903"}, inventory, max_file_mb=10)
+    assert len(calls) == 2  # another selection is sampled again

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from cp4cds_wps.errors import NoSpaceLeft
 from cp4cds_wps.ops.open import open_dataset
 from cp4cds_wps.output.netcdf import chunk_shape, write_netcdf
 from tests.cf_check import cf_failures
@@ -302,3 +303,14 @@ def test_coordinates_naming_absent_variables_are_left_out(tmp_path):
     dropped = write_netcdf(source.drop_vars("gcm_model"), tmp_path / "dropped.nc", history="x")
     with netCDF4.Dataset(dropped) as out:
         assert "gcm_model" not in out["pr"].coordinates.split()
+
+
+def test_a_full_file_system_is_no_space_left_and_leaves_no_partial_file(tmpfs):
+    folder = tmpfs(256)
+    ds = xr.Dataset(
+        {"tas": (("time", "lat"), np.random.default_rng(0).random((100, 1000)))},
+        coords={"time": np.arange(100.0), "lat": np.linspace(-90, 90, 1000)},
+    )  # 800 kB of random values: zlib cannot make them fit into 256 KiB
+    with pytest.raises(NoSpaceLeft, match="no space left on the device"):
+        write_netcdf(ds, folder / "big.nc", history="test")
+    assert list(folder.iterdir()) == []

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from cp4cds_wps.config import Root
 from cp4cds_wps.errors import DatasetInconsistent, InvalidParameter, NoDataSelected
 from cp4cds_wps.inventory import Inventory
 from cp4cds_wps.ops.params import parse_area, parse_time
@@ -213,3 +214,26 @@ def test_a_result_larger_than_the_file_limit_is_split_along_time(inventory, tmp_
     assert names[0].startswith("20060101-") and names[-1].endswith("-20991201.nc")
     expected = xr.open_dataset(tmp_path / "whole" / "job" / whole.files[0].name, use_cftime=True)
     xr.testing.assert_identical(xr.concat([part.psl for part in opened], dim="time"), expected.psl)
+
+
+def test_a_file_unreadable_when_scanned_is_named_not_a_crash(tmp_path):
+    """Its time range is unknown, so whether a request needs it is too: refused, saying why
+    (it used to fail comparing None with the requested dates)."""
+    root = Root("cmip6", tmp_path / "CMIP6", "cmip6")
+    folder = root.path / "CMIP/INST/MODEL/historical/r1i1p1f1/day/tas/gn/v20200101"
+    folder.mkdir(parents=True)
+    for year in (2000, 2001):
+        xr.Dataset(
+            {"tas": ("time", np.array([280.0, 281.0]), {"units": "K"})},
+            coords={"time": ("time", [0.5, 1.5], {"units": f"days since {year}-01-01"})},
+        ).to_netcdf(folder / f"tas_day_MODEL_historical_r1i1p1f1_gn_{year}0101-{year}0102.nc")
+    broken = folder / "tas_day_MODEL_historical_r1i1p1f1_gn_20010101-20010102.nc"
+    with broken.open("r+b") as fh:
+        fh.write(b"garbage!" * 8)
+    inventory = Inventory(tmp_path / "inventory.sqlite", [root])
+    inventory.scan()
+    (dataset,) = inventory.list()
+    request = SubsetRequest(collection=(dataset.id,), time=parse_time("2000-01-01/2000-01-01"))
+    with pytest.raises(DatasetInconsistent, match=f"the time range of {broken.name} of "
+                       f"{dataset.id} is unknown: {broken.name}: cannot read: "):  # fmt: skip
+        plan_subset(request, inventory)

@@ -96,6 +96,21 @@ class LocalBackend:
             return "gone"
         return "running" if _alive(int(ref)) else "gone"
 
+    def wait(self, ref: str, timeout: float) -> int | None:
+        """Wait up to ``timeout`` seconds for worker ``ref``, started by this backend, to end.
+
+        Returns
+        -------
+        int or None
+            Its exit code (negative: the number of the signal that ended it), or None when
+            it still runs.
+        """
+        child = self._children[ref]
+        child.join(timeout)
+        if child.exitcode is not None:
+            del self._children[ref]
+        return child.exitcode
+
     def stop(self, ref: str) -> None:
         """Kill the worker and everything it started (its process group)."""
         pid = int(ref)
