@@ -42,12 +42,31 @@ from cp4cds_wps.wps2 import Wps2Jobs
 def pywps_config(settings: Settings) -> configparser.ConfigParser:
     """PyWPS's configuration derived from ours (one source of truth)."""
     cfg = configparser.ConfigParser(interpolation=None)
+    provider = settings.provider
     cfg["metadata:main"] = {
         "identification_title": "cp4cds-wps",
         "identification_abstract": "Subset, average and regrid climate model data of an "
         "ESGF archive (CMIP5, CMIP6, CORDEX, C3S) where it is stored.",
         "identification_keywords": "WPS,climate,CMIP6,CMIP5,CORDEX,C3S,subset",
-        "provider_name": "cp4cds-wps",
+        # the operator's contact details ([provider]); every field PyWPS would otherwise
+        # fill with a placeholder is set, empty when not configured
+        "provider_name": provider.name,
+        "provider_url": provider.url or settings.url,
+        "contact_name": provider.contact_name,
+        "contact_position": provider.contact_position,
+        "contact_address": provider.address,
+        "deliveryPoint": provider.address,  # the key PyWPS 4.8's capabilities read
+        "contact_city": provider.city,
+        "contact_stateorprovince": "",
+        "contact_postalcode": provider.postal_code,
+        "contact_country": provider.country,
+        "contact_phone": provider.contact_phone,
+        "contact_fax": "",
+        "contact_email": provider.contact_email,
+        "contact_url": provider.url,
+        "contact_hours": "",
+        "contact_instructions": "",
+        "contact_role": "pointOfContact",
     }
     cfg["server"] = {
         "url": settings.wps_url,
