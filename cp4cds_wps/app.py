@@ -1,5 +1,5 @@
 """The WSGI application: ``/wps``, ``/meta-wps``, ``/api``, ``/outputs``, ``/data``,
-``/health``, ``/metrics`` and ``/dashboard`` in one app.
+``/health``, ``/metrics``, ``/dashboard`` and ``/catalogue`` in one app.
 
 ``create_app()`` is what gunicorn runs (``cp4cds-wps start``); it reads the settings from
 the defaults, ``CP4CDS_WPS_CONFIG`` and the environment.
@@ -22,6 +22,7 @@ from werkzeug.wrappers import Request, Response
 
 from cp4cds_wps import __version__
 from cp4cds_wps.auth import TokenVerifier, protect
+from cp4cds_wps.catalogue.web import Catalogue
 from cp4cds_wps.config import Settings, get_settings
 from cp4cds_wps.dashboard import Dashboard
 from cp4cds_wps.errors import ArchiveFileChanged
@@ -152,6 +153,8 @@ class Frontend:
             "health": f"{self.settings.url}/health",
             "metrics": f"{self.settings.url}/metrics",
             "dashboard": f"{self.settings.url}/dashboard",
+            "catalogue": f"{self.settings.url}/catalogue/",
+            "stac": f"{self.settings.url}/catalogue/stac/catalog.json",
         }
         return _json({"service": "cp4cds-wps", "version": __version__, "links": links})
 
@@ -226,6 +229,7 @@ def create_app(settings: Settings | None = None):
         "/meta-wps": RequestGuard(MetaWps(settings, names)),
         "/api": ConstraintsApi(settings, names),
         "/dashboard": Dashboard(settings),
+        "/catalogue": Catalogue(settings, main),
     }
     frontend = Frontend(settings)
     app = DispatcherMiddleware(frontend, mounts)
