@@ -26,6 +26,26 @@ function exceptionText(xml) {
   return found.length ? found[0].textContent : "";
 }
 
+async function listFiles(item, href) {
+  // the Metalink document of the results: a link per netCDF file
+  const answer = await fetch(href, { headers: headers() });
+  if (!answer.ok) return;
+  const xml = new DOMParser().parseFromString(await answer.text(), "application/xml");
+  const files = document.createElement("ul");
+  for (const file of xml.getElementsByTagName("file")) {
+    const url = file.getElementsByTagName("url")[0];
+    if (!url) continue;
+    const li = document.createElement("li");
+    const a = document.createElement("a");
+    a.href = url.textContent.trim();
+    a.textContent = file.getAttribute("name");
+    a.className = "result-file";
+    li.appendChild(a);
+    files.appendChild(li);
+  }
+  item.appendChild(files);
+}
+
 function listOutputs(xml) {
   const list = document.getElementById("outputs");
   list.innerHTML = "";
@@ -39,6 +59,7 @@ function listOutputs(xml) {
       a.textContent = name;
       a.className = "output";
       item.appendChild(a);
+      if (name === "output") listFiles(item, a.href);
     } else {
       item.textContent = name;
     }

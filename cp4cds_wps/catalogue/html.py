@@ -145,6 +145,7 @@ def document(title: str, body: str, settings: Settings, current: str = "", scrip
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<link rel="icon" href="data:,">'
         f"<title>{escape(title)} – cp4cds-wps catalogue</title><style>{STYLE}</style>{tag}"
         f'</head><body><header><span class="brand">cp4cds-wps catalogue</span>{nav}</header>'
         f"<main>{body}</main>{_footer(settings)}</body></html>\n"
