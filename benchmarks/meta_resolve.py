@@ -53,6 +53,11 @@ PICKED = (
 )
 TARGET = 0.050
 _BATCH = 50_000
+#: The columns a scan fills (the quality control's keep their defaults: pending).
+_INSERT = (
+    "INSERT INTO datasets (id, base_id, project, version, variable, start_time, end_time, "
+    f"calendar, size, facets, issues) VALUES ({', '.join('?' * 11)})"
+)
 
 
 def _zipf(n: int, s: float) -> np.ndarray:
@@ -143,9 +148,9 @@ def build_database(db: Path, n: int) -> float:
                 )
             )
             if len(rows) == _BATCH:
-                conn.executemany(f"INSERT INTO datasets VALUES ({', '.join('?' * 11)})", rows)
+                conn.executemany(_INSERT, rows)
                 rows = []
-        conn.executemany(f"INSERT INTO datasets VALUES ({', '.join('?' * 11)})", rows)
+        conn.executemany(_INSERT, rows)
         conn.execute("UPDATE state SET value = 1 WHERE key = 'generation'")
     return time.perf_counter() - began
 

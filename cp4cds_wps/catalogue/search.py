@@ -63,21 +63,21 @@ def words(text: str) -> list[str]:
     return [w.lower() for w in _WORDS.split(text.strip()) if w][:MAX_WORDS]
 
 
-def _word_rows(index: FacetIndex, rows: np.ndarray, word: str) -> np.ndarray:
-    """The rows among ``rows`` of which some facet value contains ``word``."""
-    keep = np.zeros(rows.size, dtype=bool)
+def _word_mask(index: FacetIndex, word: str) -> np.ndarray:
+    """Whether each row has some facet value containing ``word`` (from the posting lists
+    of the matching values, so that the cost follows the rows they hold)."""
+    keep = np.zeros(index.size, dtype=bool)
     for name in index.names:
         codes = [c for c, value in enumerate(index.values[name]) if c and word in value.lower()]
-        if not codes:
-            continue
-        wanted = np.zeros(len(index.values[name]), dtype=bool)
-        wanted[codes] = True
-        keep |= wanted[index.column(name)[rows]]
-    return rows[keep]
+        if codes:
+            keep[index.posting(name, codes)] = True
+    return keep
 
 
-def _rows(index: FacetIndex, codes: Mapping[str, Sequence[int]], text: list[str]) -> np.ndarray:
-    """The rows matching the facet codes and every word, in id order."""
+def _rows(
+    index: FacetIndex, codes: Mapping[str, Sequence[int]], masks: Sequence[np.ndarray]
+) -> np.ndarray:
+    """The rows matching the facet codes and every word's mask, in id order."""
     matched = index.select(codes)
     if matched.rows is None:
         rows = np.arange(index.size, dtype=np.int64)
@@ -85,19 +85,25 @@ def _rows(index: FacetIndex, codes: Mapping[str, Sequence[int]], text: list[str]
         rows = np.asarray(matched.rows)
         if rows.size > 1 and np.any(rows[1:] < rows[:-1]):
             rows = np.sort(rows)
-    for word in text:
-        rows = _word_rows(index, rows, word)
+    for mask in masks:
+        rows = rows[mask[rows]]
     return rows
 
 
 def _counts(
-    index: FacetIndex, name: str, codes: Mapping[str, Sequence[int]], text: list[str]
+    index: FacetIndex,
+    name: str,
+    codes: Mapping[str, Sequence[int]],
+    masks: Sequence[np.ndarray],
+    rows: np.ndarray,
 ) -> np.ndarray:
-    """Datasets per code of facet ``name`` under the selections of the other facets."""
+    """Datasets per code of facet ``name`` under the selections of the other facets (the
+    matching ``rows`` when ``name`` is not selected)."""
     others = {n: c for n, c in codes.items() if n != name}
-    if not text:
+    if not masks:
         return np.asarray(index.counts(name, index.select(others)))
-    rows = _rows(index, others, text)
+    if name in codes:
+        rows = _rows(index, others, masks)
     return np.bincount(index.column(name)[rows], minlength=len(index.values[name]))
 
 
@@ -143,10 +149,11 @@ def search(
     text_words = words(text)
     empty = any(not c for c in codes.values())  # a facet none of whose values exists
     codes = {n: c for n, c in codes.items() if c}
-    rows = np.zeros(0, dtype=np.int64) if empty else _rows(index, codes, text_words)
+    masks = [] if empty else [_word_mask(index, word) for word in text_words]
+    rows = np.zeros(0, dtype=np.int64) if empty else _rows(index, codes, masks)
     facets = {}
     for name in index.names:
-        counts = np.zeros(1) if empty else _counts(index, name, codes, text_words)
+        counts = np.zeros(1) if empty else _counts(index, name, codes, masks, rows)
         present = [int(c) for c in np.flatnonzero(counts) if c]
         ranked = sorted(present, key=lambda c: (-counts[c], index.values[name][c]))
         facets[name] = [(index.values[name][c], int(counts[c])) for c in ranked]
