@@ -10,7 +10,11 @@ variables of one version of one model run and member), joining a dataset's files
     import intake
     cat = intake.open_esm_datastore("http://127.0.0.1:5000/catalogue/intake-esm/cmip6.json")
     subset = cat.search(experiment="historical", variable="tas")
-    datasets = subset.to_dataset_dict()
+    datasets = subset.to_dataset_dict(xarray_open_kwargs={"engine": "h5netcdf"})
+
+Over HTTP xarray reads file objects, which its default engine for intake-esm (``netcdf4``)
+cannot: ``h5netcdf`` reads netCDF-4 files, ``scipy`` netCDF-3 ones. A catalog of local
+paths (``cp4cds-wps inventory export --paths local``) opens with the defaults.
 """
 
 from __future__ import annotations

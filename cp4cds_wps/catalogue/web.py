@@ -210,7 +210,10 @@ class Catalogue:
             f"{table(('project', 'intake-esm', 'STAC'), rows)}"
             "<pre>import intake\n"
             f"cat = intake.open_esm_datastore({example!r})\n"
-            'datasets = cat.search(variable="tas").to_dataset_dict()</pre>'
+            "# over HTTP xarray reads file objects: h5netcdf for netCDF-4 files, scipy for\n"
+            "# netCDF-3 (the default engine, netcdf4, reads local paths only)\n"
+            'datasets = cat.search(variable="tas").to_dataset_dict(\n'
+            '    xarray_open_kwargs={"engine": "h5netcdf"})</pre>'
         )
         return self._page("Exports", body, "/exports")
 

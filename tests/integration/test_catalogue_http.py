@@ -135,7 +135,7 @@ def test_dataset_page_shows_files_checksums_quality_and_errata(catalogue_service
                 for r in tree.cssselect("table.findings tr")[1:]]  # fmt: skip
     assert findings == [[f.check, f.severity, f.message, ", ".join(f.files)]
                         for f in judged.findings]  # fmt: skip
-    assert any("185001" in row[3] for row in findings)  # the single-step file repeats a month
+    assert any("185001.nc" in row[3] for row in findings)  # the single-step file
     erratum = tree.cssselect("div.erratum")[0].text_content()
     assert "Single-step file repeats the first month" in erratum
     assert "5c1f0d2e-test-erratum" in erratum and "medium" in erratum
