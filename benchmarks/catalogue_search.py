@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -26,11 +25,10 @@ from urllib.parse import urlencode
 import numpy as np
 from werkzeug.test import Client
 
-from benchmarks.meta_resolve import PICKED, build_database
+from benchmarks.meta_resolve import PICKED, synthetic_inventory
 from cp4cds_wps.catalogue.search import search
 from cp4cds_wps.catalogue.web import Catalogue
 from cp4cds_wps.config import load_settings
-from cp4cds_wps.inventory import Inventory
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DIR = REPO / "var" / "bench" / "catalogue-search"
@@ -65,15 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=25, help="queries per facet count")
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
     args = parser.parse_args(argv)
-    args.dir.mkdir(parents=True, exist_ok=True)
-    db = args.dir / "inventory.sqlite"
-    inventory = Inventory(db, ())
-    if not db.exists() or inventory.count() != args.datasets:
-        print(f"writing {args.datasets:,} synthetic datasets to {db} ...", flush=True)
-        print(f"  database written in {build_database(db, args.datasets):.1f} s", flush=True)
-        for old in inventory.index_dir.glob("g*"):
-            shutil.rmtree(old)
-    index = inventory.facet_index()
+    index = synthetic_inventory(args.dir, args.datasets).facet_index()
     settings = load_settings(env={"CP4CDS_WPS_PATHS__VAR_DIR": str(args.dir)})
     client = Client(Catalogue(settings, []))
     calls = queries(index, args.calls)

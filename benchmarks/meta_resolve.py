@@ -155,6 +155,20 @@ def build_database(db: Path, n: int) -> float:
     return time.perf_counter() - began
 
 
+def synthetic_inventory(folder: Path, n: int) -> Inventory:
+    """The inventory of ``<folder>/inventory.sqlite``, written (and its facet index removed)
+    unless it holds ``n`` datasets."""
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / "inventory.sqlite"
+    inventory = Inventory(db, ())
+    if not db.exists() or inventory.count() != n:
+        print(f"writing {n:,} synthetic datasets to {db} ...", flush=True)
+        print(f"  database written in {build_database(db, n):.1f} s", flush=True)
+        for old in inventory.index_dir.glob("g*"):  # of the database before
+            shutil.rmtree(old)
+    return inventory
+
+
 def _rss_mb() -> dict[str, float]:
     fields = {}
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -207,11 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(load_report(db)))
         return 0
 
-    args.dir.mkdir(parents=True, exist_ok=True)
-    inventory = Inventory(db, ())
-    if not db.exists() or inventory.count() != args.datasets:
-        print(f"writing {args.datasets:,} synthetic datasets to {db} ...", flush=True)
-        print(f"  database written in {build_database(db, args.datasets):.1f} s", flush=True)
+    inventory = synthetic_inventory(args.dir, args.datasets)
     for old in inventory.index_dir.glob("g*"):
         shutil.rmtree(old)
     began = time.perf_counter()

@@ -13,7 +13,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.shared_data import SharedDataMiddleware
 from werkzeug.routing import Map, Rule
@@ -37,6 +37,7 @@ from cp4cds_wps.processes import processes
 from cp4cds_wps.processes.references import ReferenceFetcher
 from cp4cds_wps.processes.service import CheckedService
 from cp4cds_wps.request_guard import MAX_BODY_MB, RequestGuard
+from cp4cds_wps.routing import Routed
 from cp4cds_wps.wps2 import Wps2Jobs
 
 
@@ -120,7 +121,7 @@ def prepare(settings: Settings) -> Path:
     return path
 
 
-class Frontend:
+class Frontend(Routed):
     """Everything beside the WPS itself: landing page, health, archive files."""
 
     def __init__(self, settings: Settings):
@@ -134,15 +135,6 @@ class Frontend:
                 Rule("/data/<root>/<path:relpath>", endpoint="data"),
             ]
         )
-
-    def __call__(self, environ, start_response):
-        request = Request(environ)
-        try:
-            endpoint, args = self.urls.bind_to_environ(environ).match()
-            response = getattr(self, endpoint)(request, **args)
-        except HTTPException as err:
-            response = err
-        return response(environ, start_response)
 
     def index(self, request: Request) -> Response:
         links = {

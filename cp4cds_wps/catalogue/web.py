@@ -27,7 +27,7 @@ from html import escape
 from pathlib import Path
 
 from pywps import Process
-from werkzeug.exceptions import BadRequest, HTTPException, NotFound
+from werkzeug.exceptions import BadRequest, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
@@ -45,6 +45,7 @@ from cp4cds_wps.meta.availability import availability
 from cp4cds_wps.meta.resolve import describe_dataset
 from cp4cds_wps.meta.selection import Selection
 from cp4cds_wps.request_log import RequestLog
+from cp4cds_wps.routing import Routed
 
 _SCRIPT = Path(__file__).with_name("builder.js")
 
@@ -56,7 +57,7 @@ def _int(request: Request, name: str, default: int) -> int:
         raise BadRequest(f"{name} must be a whole number") from err
 
 
-class Catalogue:
+class Catalogue(Routed):
     """WSGI application of the catalogue (mounted at ``/catalogue``).
 
     Parameters
@@ -91,15 +92,6 @@ class Catalogue:
             ("/stac/<project>/<path:dataset_id>.json", "stac_item"),
         ]
         self.urls = Map([Rule(path, endpoint=name) for path, name in rules], strict_slashes=False)
-
-    def __call__(self, environ, start_response):
-        request = Request(environ)
-        try:
-            endpoint, args = self.urls.bind_to_environ(environ).match()
-            response = getattr(self, endpoint)(request, **args)
-        except HTTPException as err:
-            response = err
-        return response(environ, start_response)
 
     def _page(self, title: str, body: str, current: str = "", script: str = "") -> Response:
         html = document(title, body, self.settings, current, script)
