@@ -201,6 +201,8 @@ def test_usage_counts_processes_and_downloads(catalogue_service, inventory):
     url = catalogue_service.url
     before = _usage(url)
     assert "ProcessSucceeded" in final_document(catalogue_service.submit(QUICK))
+    refused = catalogue_service.execute(f"collection={HADGEM};time=1900-13-01/1901-01-01")
+    assert refused.status_code == 400 and "InvalidParameterValue" in refused.text
     record = inventory.get(ERRATUM_DATASET).files[0]
     download = requests.get(f"{url}/data/{record.root}/{quote(record.relpath)}", timeout=60)
     assert download.status_code == 200 and len(download.content) == record.size
@@ -209,7 +211,7 @@ def test_usage_counts_processes_and_downloads(catalogue_service, inventory):
     def delta(facet: str, source: str, value: str) -> int:
         return after[facet][source].get(value, 0) - before[facet][source].get(value, 0)
 
-    assert delta("variable", "process", "tas") == 1
+    assert delta("variable", "process", "tas") == 1  # the refused request is not counted
     assert delta("model", "process", "HadGEM2-ES") == 1
     assert delta("variable", "download", "rlds") == 1
     assert delta("model", "download", "IPSL-CM6A-LR") == 1
