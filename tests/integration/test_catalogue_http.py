@@ -99,6 +99,32 @@ def test_search_narrows_the_facets_and_their_counts(catalogue_service, inventory
     assert "No dataset has experiment no-such-experiment" in tree.text_content()
 
 
+def test_availability_cells_count_and_link_their_datasets(catalogue_service, inventory):
+    historical = [d for d in inventory.list() if d.facets.get("experiment") == "historical"]
+    # datasets with both facets (some projects name no model)
+    expected = Counter(
+        (d.facets["model"], d.facets["variable"])
+        for d in historical
+        if "model" in d.facets and "variable" in d.facets
+    )
+    url = f"{catalogue_service.url}/catalogue/availability?experiment=historical"
+    tree = page(f"{url}&rows=model&columns=variable")
+    rows = tree.cssselect("table#matrix tr")
+    columns = [th.text_content() for th in rows[0].cssselect("th")[1:]]
+    found = {}
+    for row in rows[1:]:
+        model = row.cssselect("th")[0].text_content()
+        for variable, cell in zip(columns, row.cssselect("td"), strict=True):
+            if cell.text_content():
+                found[model, variable] = int(cell.text_content())
+    assert found == expected
+    (model, variable), count = expected.most_common(1)[0]
+    cell = tree.xpath(f'//table[@id="matrix"]//a[@title="{model} × {variable}"]')[0]
+    assert matches(page(f"{catalogue_service.url}{cell.get('href')}")) == count
+    csv_text = requests.get(url.replace("availability", "availability.csv"), timeout=60).text
+    assert model in csv_text and variable in csv_text
+
+
 def _checked(url: str, timeout: float = 120) -> html.HtmlElement:
     """The dataset page once the service's quality control has judged the dataset."""
     deadline = time.monotonic() + timeout
