@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: install start stop status test lint bench notebook-check clean
+.PHONY: install start stop status test lint bench screenshots notebook-check clean
 
 $(BIN)/cp4cds-wps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ lint: install
 bench: install
 	command -v cdo >/dev/null || apt-get install -y cdo
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+## the catalogue's screenshots in docs/images, taken by its browser tests (headless Chromium)
+screenshots: install
+	CP4CDS_WPS_SCREENSHOTS=$(CURDIR)/docs/images $(BIN)/python -m pytest -q \
+		tests/integration/test_catalogue_browser.py
+	@ls docs/images/catalogue-*.png
 
 clean:
 	rm -rf var

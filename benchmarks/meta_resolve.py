@@ -53,6 +53,11 @@ PICKED = (
 )
 TARGET = 0.050
 _BATCH = 50_000
+#: The columns a scan fills (the quality control's keep their defaults: pending).
+_INSERT = (
+    "INSERT INTO datasets (id, base_id, project, version, variable, start_time, end_time, "
+    f"calendar, size, facets, issues) VALUES ({', '.join('?' * 11)})"
+)
 
 
 def _zipf(n: int, s: float) -> np.ndarray:
@@ -143,11 +148,25 @@ def build_database(db: Path, n: int) -> float:
                 )
             )
             if len(rows) == _BATCH:
-                conn.executemany(f"INSERT INTO datasets VALUES ({', '.join('?' * 11)})", rows)
+                conn.executemany(_INSERT, rows)
                 rows = []
-        conn.executemany(f"INSERT INTO datasets VALUES ({', '.join('?' * 11)})", rows)
+        conn.executemany(_INSERT, rows)
         conn.execute("UPDATE state SET value = 1 WHERE key = 'generation'")
     return time.perf_counter() - began
+
+
+def synthetic_inventory(folder: Path, n: int) -> Inventory:
+    """The inventory of ``<folder>/inventory.sqlite``, written (and its facet index removed)
+    unless it holds ``n`` datasets."""
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / "inventory.sqlite"
+    inventory = Inventory(db, ())
+    if not db.exists() or inventory.count() != n:
+        print(f"writing {n:,} synthetic datasets to {db} ...", flush=True)
+        print(f"  database written in {build_database(db, n):.1f} s", flush=True)
+        for old in inventory.index_dir.glob("g*"):  # of the database before
+            shutil.rmtree(old)
+    return inventory
 
 
 def _rss_mb() -> dict[str, float]:
@@ -202,11 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(load_report(db)))
         return 0
 
-    args.dir.mkdir(parents=True, exist_ok=True)
-    inventory = Inventory(db, ())
-    if not db.exists() or inventory.count() != args.datasets:
-        print(f"writing {args.datasets:,} synthetic datasets to {db} ...", flush=True)
-        print(f"  database written in {build_database(db, args.datasets):.1f} s", flush=True)
+    inventory = synthetic_inventory(args.dir, args.datasets)
     for old in inventory.index_dir.glob("g*"):
         shutil.rmtree(old)
     began = time.perf_counter()

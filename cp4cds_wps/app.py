@@ -1,5 +1,5 @@
 """The WSGI application: ``/wps``, ``/meta-wps``, ``/api``, ``/outputs``, ``/data``,
-``/health``, ``/metrics`` and ``/dashboard`` in one app.
+``/health``, ``/metrics``, ``/dashboard`` and ``/catalogue`` in one app.
 
 ``create_app()`` is what gunicorn runs (``cp4cds-wps start``); it reads the settings from
 the defaults, ``CP4CDS_WPS_CONFIG`` and the environment.
@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dask
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.shared_data import SharedDataMiddleware
 from werkzeug.routing import Map, Rule
@@ -23,6 +23,7 @@ from werkzeug.wrappers import Request, Response
 
 from cp4cds_wps import __version__
 from cp4cds_wps.auth import TokenVerifier, protect
+from cp4cds_wps.catalogue.web import Catalogue
 from cp4cds_wps.config import Settings, get_settings
 from cp4cds_wps.dashboard import Dashboard
 from cp4cds_wps.errors import ArchiveFileChanged
@@ -39,18 +40,38 @@ from cp4cds_wps.processes import processes
 from cp4cds_wps.processes.references import ReferenceFetcher
 from cp4cds_wps.processes.service import CheckedService
 from cp4cds_wps.request_guard import MAX_BODY_MB, RequestGuard
+from cp4cds_wps.routing import Routed
 from cp4cds_wps.wps2 import Wps2Jobs
 
 
 def pywps_config(settings: Settings) -> configparser.ConfigParser:
     """PyWPS's configuration derived from ours (one source of truth)."""
     cfg = configparser.ConfigParser(interpolation=None)
+    provider = settings.provider
     cfg["metadata:main"] = {
         "identification_title": "cp4cds-wps",
         "identification_abstract": "Subset, average and regrid climate model data of an "
         "ESGF archive (CMIP5, CMIP6, CORDEX, C3S) where it is stored.",
         "identification_keywords": "WPS,climate,CMIP6,CMIP5,CORDEX,C3S,subset",
-        "provider_name": "cp4cds-wps",
+        # the operator's contact details ([provider]); every field PyWPS would otherwise
+        # fill with a placeholder is set, empty when not configured
+        "provider_name": provider.name,
+        "provider_url": provider.url or settings.url,
+        "contact_name": provider.contact_name,
+        "contact_position": provider.contact_position,
+        "contact_address": provider.address,
+        "deliveryPoint": provider.address,  # the key PyWPS 4.8's capabilities read
+        "contact_city": provider.city,
+        "contact_stateorprovince": "",
+        "contact_postalcode": provider.postal_code,
+        "contact_country": provider.country,
+        "contact_phone": provider.contact_phone,
+        "contact_fax": "",
+        "contact_email": provider.contact_email,
+        "contact_url": provider.url,
+        "contact_hours": "",
+        "contact_instructions": "",
+        "contact_role": "pointOfContact",
     }
     cfg["server"] = {
         "url": settings.wps_url,
@@ -98,7 +119,7 @@ def prepare(settings: Settings) -> Path:
     return path
 
 
-class Frontend:
+class Frontend(Routed):
     """Everything beside the WPS itself: landing page, health, archive files."""
 
     def __init__(self, settings: Settings):
@@ -113,15 +134,6 @@ class Frontend:
             ]
         )
 
-    def __call__(self, environ, start_response):
-        request = Request(environ)
-        try:
-            endpoint, args = self.urls.bind_to_environ(environ).match()
-            response = getattr(self, endpoint)(request, **args)
-        except HTTPException as err:
-            response = err
-        return response(environ, start_response)
-
     def index(self, request: Request) -> Response:
         links = {
             "wps": self.settings.wps_url,
@@ -131,6 +143,8 @@ class Frontend:
             "health": f"{self.settings.url}/health",
             "metrics": f"{self.settings.url}/metrics",
             "dashboard": f"{self.settings.url}/dashboard",
+            "catalogue": f"{self.settings.url}/catalogue/",
+            "stac": f"{self.settings.url}/catalogue/stac/catalog.json",
         }
         return _json({"service": "cp4cds-wps", "version": __version__, "links": links})
 
@@ -204,6 +218,7 @@ def create_app(settings: Settings | None = None):
         "/meta-wps": RequestGuard(MetaWps(settings, names)),
         "/api": ConstraintsApi(settings, names),
         "/dashboard": Dashboard(settings),
+        "/catalogue": Catalogue(settings, main),
     }
     frontend = Frontend(settings)
     app = DispatcherMiddleware(frontend, mounts)

@@ -314,7 +314,7 @@ def status(args: argparse.Namespace) -> int:
 
 
 def inventory(args: argparse.Namespace) -> int:
-    """Scan the archive roots, check their quality, list datasets or show one."""
+    """Scan the archive roots, check their quality, list, show or export datasets."""
     settings = _settings(args)
     inv = Inventory.from_settings(settings)
     if args.action == "scan":
@@ -326,6 +326,12 @@ def inventory(args: argparse.Namespace) -> int:
         report = run_qc(inv, settings.qc, progress=print)
         print(report.summary())
         return 1 if report.skipped else 0
+    elif args.action == "export":
+        from cp4cds_wps.catalogue.export_command import export
+
+        inv.ensure_scanned()
+        for path in export(inv, settings, args.folder, args.format, args.paths, args.base_url):
+            print(path)
     elif args.action == "list":
         inv.ensure_scanned()
         print(summarize(inv.list(pattern=args.pattern)))
@@ -374,6 +380,20 @@ def parser() -> argparse.ArgumentParser:
     actions.add_parser("qc", help="quality control of files not checked yet (incremental)")
     listing = actions.add_parser("list", help="one line per dataset")
     listing.add_argument("pattern", nargs="?", help="shell pattern on dataset ids, e.g. 'CMIP6.*'")
+    export = actions.add_parser(
+        "export", help="write intake-esm and STAC catalogs of the inventory into a folder"
+    )
+    export.add_argument("folder", type=Path)
+    export.add_argument("--format", choices=("all", "intake-esm", "stac"), default="all")
+    export.add_argument(
+        "--paths",
+        choices=("url", "local"),
+        default="url",
+        help="assets as the service's /data URLs (default) or local file paths",
+    )
+    export.add_argument(
+        "--base-url", help="URL the folder will be served at (STAC links); default file://"
+    )
     show = actions.add_parser("show", help="everything recorded about one dataset")
     show.add_argument("dataset_id")
     p.set_defaults(func=inventory)

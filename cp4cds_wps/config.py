@@ -121,6 +121,40 @@ class QcSettings:
     known_issues: Path | None = None
 
 
+#: Keys of ``[provider]``: who runs the service, shown in GetCapabilities.
+PROVIDER_KEYS = (
+    "name",
+    "url",
+    "contact_name",
+    "contact_position",
+    "contact_email",
+    "contact_phone",
+    "address",
+    "city",
+    "postal_code",
+    "country",
+)
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """The operator of the service (``[provider]``), for the capabilities' ServiceProvider.
+
+    Empty fields stay empty in the capabilities (PyWPS's placeholders are never shown).
+    """
+
+    name: str = "cp4cds-wps"
+    url: str = ""
+    contact_name: str = ""
+    contact_position: str = ""
+    contact_email: str = ""
+    contact_phone: str = ""
+    address: str = ""
+    city: str = ""
+    postal_code: str = ""
+    country: str = ""
+
+
 @dataclass(frozen=True)
 class Settings:
     """All settings of one service instance."""
@@ -146,6 +180,7 @@ class Settings:
     auth: AuthSettings = AuthSettings()
     qc: QcSettings = QcSettings()
     references: ReferenceSettings = ReferenceSettings()
+    provider: ProviderSettings = ProviderSettings()
     sources: tuple[Path, ...] = ()
 
     @property
@@ -468,6 +503,21 @@ def _references(data: Mapping[str, Any]) -> ReferenceSettings:
     )
 
 
+def _provider(data: Mapping[str, Any]) -> ProviderSettings:
+    values = {key: _get(data, "provider", key, str).strip() for key in PROVIDER_KEYS}
+    if not values["name"]:
+        raise ConfigError("[provider] name must not be empty")
+    if values["url"] and not values["url"].startswith(("http://", "https://")):
+        raise ConfigError(
+            f"[provider] url must start with http:// or https://, got {values['url']!r}"
+        )
+    if values["contact_email"] and "@" not in values["contact_email"]:
+        raise ConfigError(
+            f"[provider] contact_email must be an e-mail address, got {values['contact_email']!r}"
+        )
+    return ProviderSettings(**values)
+
+
 def load_settings(
     config_file: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
 ) -> Settings:
@@ -540,6 +590,7 @@ def load_settings(
         auth=_auth(data),
         qc=replace(qc, cache=qc.cache or var_dir / "qc-cache.sqlite"),
         references=_references(data),
+        provider=_provider(data),
         sources=tuple(sources),
     )
 

@@ -10,6 +10,12 @@ Content-Length says, and the variables of the datasets named in Execute's ``coll
 input (the ``variable`` facet parsed from each id, no database lookup). Jobs by state and
 the queue length are read from the job store when Prometheus scrapes.
 
+The same datasets of each accepted Execute of the WPS, and the dataset of each original
+file downloaded whole from ``/data`` (HTTP 200 to a GET; range requests are parts of one
+download and not counted), are counted per day in the usage table of the request log
+(:meth:`cp4cds_wps.request_log.RequestLog.record_usage`), by process, project, model,
+experiment and variable: the catalogue's usage page.
+
 gunicorn runs several worker processes: ``cp4cds-wps start`` calls
 :func:`prepare_multiprocess`, which empties ``<var_dir>/metrics`` and exports
 ``PROMETHEUS_MULTIPROC_DIR`` so that prometheus_client's multiprocess mode sums the workers'
@@ -28,6 +34,7 @@ import re
 import shutil
 import time
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import parse_qs
 
 from lxml import etree
@@ -42,9 +49,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from cp4cds_wps.config import Settings
-from cp4cds_wps.inventory import drs
+from cp4cds_wps.inventory import Inventory, drs
 from cp4cds_wps.jobs.store import JobStore
-from cp4cds_wps.request_log import RequestLog
+from cp4cds_wps.request_log import USAGE_FACETS, RequestLog
 
 LOGGER = logging.getLogger(__name__)
 
@@ -63,7 +70,9 @@ WPS_OPERATIONS = {
     )
 }
 #: First path segments recorded as endpoints (others count as ``other``).
-ENDPOINTS = ("wps", "meta-wps", "api", "outputs", "data", "health", "metrics", "dashboard")
+ENDPOINTS = (
+    "wps", "meta-wps", "api", "outputs", "data", "health", "metrics", "dashboard", "catalogue",
+)  # fmt: skip
 #: Endpoints whose response bodies count as bytes served.
 FILE_ENDPOINTS = ("outputs", "data")
 #: Largest request body read to find the operation and the collection (PyWPS's limit).
@@ -120,29 +129,41 @@ class JobsCollector:
         )
 
 
-def classify(environ: dict) -> tuple[str, str, list[str]]:
-    """The endpoint, operation and requested dataset ids of a request.
+class Classified(NamedTuple):
+    """What a request is: endpoint, operation, the dataset ids of an Execute's
+    ``collection`` and the process it executes (empty otherwise)."""
+
+    endpoint: str
+    operation: str
+    ids: list[str]
+    process: str = ""
+
+
+def classify(environ: dict) -> Classified:
+    """The endpoint, operation, requested dataset ids and process of a request.
 
     Reads a POST body to ``/wps`` or ``/meta-wps`` and puts it back for the application.
 
     Returns
     -------
-    tuple
-        ``(endpoint, operation, collection ids)``; the operation is a WPS operation
-        (``unknown`` when none is recognised) for ``wps`` and ``meta-wps`` and GetStatus for
-        a WPS 1.0 status document (``/outputs/<job>.xml``), else the endpoint.
+    Classified
+        The operation is a WPS operation (``unknown`` when none is recognised) for ``wps``
+        and ``meta-wps`` and GetStatus for a WPS 1.0 status document
+        (``/outputs/<job>.xml``), else the endpoint.
     """
     segment = environ.get("PATH_INFO", "").lstrip("/").split("/", 1)[0]
     endpoint = segment if segment in ENDPOINTS else ("index" if not segment else "other")
     if endpoint == "outputs" and _STATUS_DOCUMENT.match(environ.get("PATH_INFO", "")):
-        return endpoint, "GetStatus", []  # WPS 1.0: a job's status document
+        return Classified(endpoint, "GetStatus", [])  # WPS 1.0: a job's status document
     if endpoint not in ("wps", "meta-wps"):
-        return endpoint, endpoint, []
+        return Classified(endpoint, endpoint, [])
     if environ.get("REQUEST_METHOD") == "POST":
-        operation, ids = _from_xml(_body(environ))
+        operation, ids, process = _from_xml(_body(environ))
     else:
-        operation, ids = _from_kvp(environ.get("QUERY_STRING", ""))
-    return endpoint, operation, ids if operation == "Execute" else []
+        operation, ids, process = _from_kvp(environ.get("QUERY_STRING", ""))
+    if operation != "Execute":
+        return Classified(endpoint, operation, [])
+    return Classified(endpoint, operation, ids, process)
 
 
 def _body(environ: dict) -> bytes:
@@ -158,7 +179,7 @@ def _body(environ: dict) -> bytes:
     return body
 
 
-def _from_kvp(query: str) -> tuple[str, list[str]]:
+def _from_kvp(query: str) -> tuple[str, list[str], str]:
     params = {key.lower(): values[0] for key, values in parse_qs(query).items()}
     operation = WPS_OPERATIONS.get(params.get("request", "").lower(), "unknown")
     ids = []
@@ -166,14 +187,14 @@ def _from_kvp(query: str) -> tuple[str, list[str]]:
         name, _, value = item.partition("=")
         if name.strip().lower() == "collection":
             ids += value.split("@", 1)[0].split(",")
-    return operation, ids
+    return operation, ids, params.get("identifier", "").strip()
 
 
-def _from_xml(body: bytes) -> tuple[str, list[str]]:
+def _from_xml(body: bytes) -> tuple[str, list[str], str]:
     try:
         root = etree.fromstring(body, _PARSER)
     except etree.XMLSyntaxError:
-        return "unknown", []
+        return "unknown", [], ""
     operation = WPS_OPERATIONS.get(etree.QName(root).localname.lower(), "unknown")
     ids = []
     for element in root.iter("{*}Input"):
@@ -181,19 +202,47 @@ def _from_xml(body: bytes) -> tuple[str, list[str]]:
         data = element.find("{*}Data")
         if name.strip().lower() == "collection" and data is not None:
             ids += "".join(data.itertext()).split(",")
-    return operation, ids
+    process = root.get("id") or root.findtext("{*}Identifier") or ""
+    return operation, ids, process.strip()
+
+
+def _facets(dataset_id: str) -> dict[str, str]:
+    try:
+        return drs.parse_id(dataset_id.strip())
+    except ValueError:
+        return {}
 
 
 def variables(ids: list[str]) -> list[str]:
     """The variable of each dataset id (``unknown`` when an id names none)."""
     found = []
     for dataset_id in ids:
-        try:
-            variable = drs.parse_id(dataset_id.strip()).get("variable", "")
-        except ValueError:
-            variable = ""
+        variable = _facets(dataset_id).get("variable", "")
         found.append(variable if _VARIABLE.match(variable) else "unknown")
     return found
+
+
+def _label(value: str) -> str:
+    """A facet value as usage records it (``unknown`` when it is no facet value)."""
+    return value if _VARIABLE.match(value) else "unknown"
+
+
+def usage_facets(dataset_id: str) -> dict[str, str]:
+    """The facets usage is counted by (project, model, experiment, variable) of an id;
+    ``unknown`` for those an id does not name."""
+    facets = _facets(dataset_id)
+    return {name: _label(facets.get(name, "")) for name in USAGE_FACETS}
+
+
+def _download(environ: dict) -> tuple[str, str] | None:
+    """The archive root and path of a GET of ``/data/<root>/<path>`` (None otherwise)."""
+    if environ.get("REQUEST_METHOD") != "GET":
+        return None
+    # WSGI gives the decoded path as latin-1 characters of its UTF-8 bytes (PEP 3333)
+    path = environ.get("PATH_INFO", "").encode("latin-1", "replace").decode("utf-8", "replace")
+    _, _, rest = path.lstrip("/").partition("/")
+    root, _, relpath = rest.partition("/")
+    return (root, relpath) if root and relpath else None
 
 
 class Metrics:
@@ -243,10 +292,12 @@ class Metrics:
             registry=self.registry,
         )
         self._variables: set[str] = set()
+        self.inventory = Inventory.from_settings(settings)
 
     def __call__(self, environ, start_response):
         began = time.perf_counter()
-        endpoint, operation, ids = classify(environ)
+        found = classify(environ)
+        download = _download(environ) if found.endpoint == "data" else None
         answer: dict[str, object] = {}
 
         def recording_start_response(status, headers, exc_info=None):
@@ -257,28 +308,35 @@ class Metrics:
             return start_response(status, headers, exc_info)
 
         try:
-            if endpoint == "metrics":
+            if found.endpoint == "metrics":
                 result = self.scrape(environ, recording_start_response)
             else:
                 result = self.app(environ, recording_start_response)
         except Exception:
-            self._record(endpoint, operation, ids, {"status": "500"}, time.perf_counter() - began)
+            self._record(found, {"status": "500"}, time.perf_counter() - began)
             raise
         if "status" in answer:
-            self._record(endpoint, operation, ids, answer, time.perf_counter() - began)
+            self._record(found, answer, time.perf_counter() - began, download)
             return result
-        return self._record_after(result, endpoint, operation, ids, answer, began)
+        return self._record_after(result, found, answer, began, download)
 
-    def _record_after(self, result, endpoint, operation, ids, answer, began):
+    def _record_after(self, result, found, answer, began, download):
         """Iterate a response whose application starts it lazily; record at its end."""
         try:
             yield from result
         finally:
             if hasattr(result, "close"):
                 result.close()
-            self._record(endpoint, operation, ids, answer, time.perf_counter() - began)
+            self._record(found, answer, time.perf_counter() - began, download)
 
-    def _record(self, endpoint: str, operation: str, ids: list[str], answer: dict, seconds: float):
+    def _record(
+        self,
+        found: Classified,
+        answer: dict,
+        seconds: float,
+        download: tuple[str, str] | None = None,
+    ):
+        endpoint, operation, ids, process = found
         status = str(answer.get("status", "500"))
         self.requests.labels(endpoint, operation, status).inc()
         self.durations.labels(endpoint, operation, status).observe(seconds)
@@ -292,6 +350,12 @@ class Metrics:
                 self.variable_requests.labels(variable).inc()
         try:
             self.log.record(endpoint, operation, seconds, status.startswith("5"))
+            if status.startswith("2") and endpoint == "wps" and ids:
+                self.log.record_usage("process", process, [usage_facets(i) for i in ids])
+            if status == "200" and download is not None:
+                dataset_id = self.inventory.dataset_of(*download)
+                if dataset_id is not None:
+                    self.log.record_usage("download", "", [usage_facets(dataset_id)])
         except Exception:  # noqa: BLE001 - the request must not fail with the dashboard
             LOGGER.exception("cannot record the request for the dashboard")
 

@@ -9,6 +9,11 @@ second, in one transaction), and the supervisor
 (:class:`Heartbeat`).
 Rows older than :data:`KEEP_DAYS` days are removed. A week is at most ~10,000 heartbeat rows
 plus one row per minute and operation: small enough to aggregate on each page view.
+
+The metrics middleware also counts, per day, the datasets asked for (:class:`Usage`): those
+named in the ``collection`` of each accepted Execute of the WPS, by process, and the
+datasets of original files downloaded from ``/data``, by project, model, experiment and
+variable. These rows are kept (one per day and combination asked for).
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cp4cds_wps.config import Settings
@@ -59,7 +64,17 @@ CREATE TABLE IF NOT EXISTS requests (
 );
 CREATE TABLE IF NOT EXISTS heartbeats (minute INTEGER PRIMARY KEY, healthy INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS starts (time REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS usage (
+    day INTEGER NOT NULL, source TEXT NOT NULL, process TEXT NOT NULL, project TEXT NOT NULL,
+    model TEXT NOT NULL, experiment TEXT NOT NULL, variable TEXT NOT NULL,
+    requests INTEGER NOT NULL,
+    PRIMARY KEY (day, source, process, project, model, experiment, variable)
+);
 """
+#: Where data were asked for: a process of the WPS, or a download of an original file.
+USAGE_SOURCES = ("process", "download")
+#: The facets usage is counted by.
+USAGE_FACETS = ("project", "model", "experiment", "variable")
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,26 @@ class OperationSummary:
     errors: int
     mean_seconds: float
     max_seconds: float
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Datasets asked for on one day (UTC, days since 1970-01-01) by one source (``process``
+    with the process's identifier, or ``download`` of original files), of one project,
+    model, experiment and variable."""
+
+    day: int
+    source: str
+    process: str
+    project: str
+    model: str
+    experiment: str
+    variable: str
+    requests: int
+
+    def to_dict(self) -> dict:
+        """The row as JSON-ready data, its day as ``YYYY-MM-DD``."""
+        return {**asdict(self), "day": time.strftime("%Y-%m-%d", time.gmtime(self.day * 86400))}
 
 
 class RequestLog:
@@ -159,6 +194,48 @@ class RequestLog:
                 "max_seconds = max(max_seconds, excluded.max_seconds)",
                 [(*key, *values) for key, values in rows.items()],
             )
+
+    def record_usage(
+        self,
+        source: str,
+        process: str,
+        datasets: Iterable[Mapping[str, str]],
+        now: float | None = None,
+    ) -> None:
+        """Count datasets asked for today, each by its facets (:data:`USAGE_FACETS`).
+
+        Parameters
+        ----------
+        source
+            One of :data:`USAGE_SOURCES`.
+        process
+            The process's identifier (empty for downloads).
+        datasets
+            The facets of each dataset asked for (missing facets count as empty).
+        """
+        day = int((time.time() if now is None else now) // 86400)
+        rows = [
+            (day, source, process, *(facets.get(name, "") for name in USAGE_FACETS))
+            for facets in datasets
+        ]
+        with self._connect() as conn:
+            conn.executemany(
+                "INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT "
+                "(day, source, process, project, model, experiment, variable) "
+                "DO UPDATE SET requests = requests + 1",
+                rows,
+            )
+
+    def usage(self, since: float, until: float | None = None) -> list[Usage]:
+        """The usage rows of the days from ``since`` to ``until`` (Unix times), by day."""
+        last = int((time.time() if until is None else until) // 86400)
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT * FROM usage WHERE day >= ? AND day <= ? ORDER BY day, source, "
+                "process, project, model, experiment, variable",
+                (int(since // 86400), last),
+            )
+            return [Usage(*row) for row in rows]
 
     def heartbeat(self, healthy: bool, now: float | None = None) -> None:
         """Record that the service ran this minute and whether it was healthy; prune."""

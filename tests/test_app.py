@@ -86,3 +86,41 @@ def test_an_archive_file_replaced_by_a_link_after_the_scan_is_not_served(tmp_pat
     response = client.get(url)
     assert response.status_code == 404
     assert b"x" * 10 not in response.get_data()
+
+
+def test_capabilities_name_the_configured_provider(tmp_path):
+    """GetCapabilities (WPS 1.0.0 and 2.0.0) shows the [provider] settings, never PyWPS's
+    placeholders."""
+    from owslib.wps import WebProcessingService
+
+    env = {
+        "CP4CDS_WPS_PATHS__VAR_DIR": str(tmp_path / "var"),
+        "CP4CDS_WPS_PROVIDER__NAME": "Example Climate Centre",
+        "CP4CDS_WPS_PROVIDER__URL": "https://climate.example.org",
+        "CP4CDS_WPS_PROVIDER__CONTACT_NAME": "Doe, Jane",
+        "CP4CDS_WPS_PROVIDER__CONTACT_POSITION": "Data manager",
+        "CP4CDS_WPS_PROVIDER__CONTACT_EMAIL": "help@example.org",
+        "CP4CDS_WPS_PROVIDER__CONTACT_PHONE": "+49 40 000000",
+        "CP4CDS_WPS_PROVIDER__ADDRESS": "Bundesstrasse 45a",
+        "CP4CDS_WPS_PROVIDER__CITY": "Hamburg",
+        "CP4CDS_WPS_PROVIDER__POSTAL_CODE": "20146",
+        "CP4CDS_WPS_PROVIDER__COUNTRY": "Germany",
+    }
+    client = Client(create_app(load_settings(env=env)))
+    body = client.get("/wps?service=WPS&request=GetCapabilities&version=1.0.0").get_data()
+    wps = WebProcessingService("http://localhost/wps", skip_caps=True)
+    wps.getcapabilities(xml=body)
+    provider = wps.provider
+    assert provider.name == "Example Climate Centre"
+    assert provider.url == "https://climate.example.org"
+    contact = provider.contact
+    assert (contact.name, contact.position) == ("Doe, Jane", "Data manager")
+    assert (contact.email, contact.phone) == ("help@example.org", "+49 40 000000")
+    assert (contact.address, contact.city) == ("Bundesstrasse 45a", "Hamburg")
+    assert (contact.postcode, contact.country) == ("20146", "Germany")
+    for version in ("1.0.0", "2.0.0"):
+        text = client.get(f"/wps?service=WPS&request=GetCapabilities&version={version}").text
+        assert "Doe, Jane" in text, version
+        for placeholder in ("Lastname, Firstname", "Position Title", "Mailing Address",
+                            "+xx-xxx-xxx-xxxx", "Email Address", "Organization Name"):  # fmt: skip
+            assert placeholder not in text, (version, placeholder)

@@ -201,3 +201,34 @@ def test_known_names_come_from_the_defaults(tmp_path):
     config = tmp_path / "all.toml"
     config.write_text("\n".join(lines) + "\n")
     load_settings(config, env={"CP4CDS_WPS_PROCESSING__TIME_CHUNK": "60"})
+
+
+def test_provider_settings_from_file_and_environment(tmp_path):
+    config = tmp_path / "site.toml"
+    config.write_text(
+        '[provider]\nname = "Example Climate Centre"\nurl = "https://climate.example.org"\n'
+        'contact_name = "Doe, Jane"\ncontact_email = "help@example.org"\n'
+    )
+    provider = load_settings(config, env={"CP4CDS_WPS_PROVIDER__CITY": "Hamburg"}).provider
+    assert provider.name == "Example Climate Centre"
+    assert provider.url == "https://climate.example.org"
+    assert provider.contact_name == "Doe, Jane"
+    assert provider.city == "Hamburg"
+    assert provider.contact_phone == ""
+    assert load_settings(env={}).provider.name == "cp4cds-wps"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[provider]\nname = ""\n', r"\[provider\] name must not be empty"),
+        ('[provider]\nurl = "www.example.org"\n', r"\[provider\] url must start with http"),
+        ('[provider]\ncontact_email = "nobody"\n', r"\[provider\] contact_email must be an e-mail"),
+        ("[provider]\ncontact_phone = 12345\n", r"\[provider\] contact_phone must be a string"),
+    ],
+)
+def test_invalid_provider_settings_name_the_key(tmp_path, text, message):
+    config = tmp_path / "bad.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(config, env={})

@@ -124,3 +124,33 @@ def test_nginx_outputs_are_private_when_auth_is_on_with_private_results(auth, pr
     variables = {} if auth is None else {"cp4cds_wps_auth": auth}
     value = jinja().from_string(defaults["nginx_outputs_private"]).render(variables)
     assert jinja().filters["bool"](value) is private
+
+
+def test_ansible_config_template_writes_the_provider_table(tmp_path):
+    """The role's config.toml carries the operator's contact details, which the service
+    loads as its [provider] settings."""
+    import jinja2
+
+    from cp4cds_wps.config import load_settings
+
+    role = ROOT / "ansible" / "roles" / "cp4cds_wps"
+    defaults = yaml.safe_load((role / "defaults" / "main.yml").read_text())
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(role / "templates"))
+    env.filters["to_json"] = __import__("json").dumps
+    provider = {**defaults["cp4cds_wps_provider"], "name": "Example Climate Centre",
+                "contact_email": "help@example.org", "contact_name": "Doe, Jane"}  # fmt: skip
+    variables = {
+        **{k: v for k, v in defaults.items() if isinstance(v, (str, int, dict, list))},
+        "ansible_managed": "managed",
+        "cp4cds_wps_var_dir": str(tmp_path / "var"),
+        "cp4cds_wps_output_dir": str(tmp_path / "var" / "outputs"),
+        "cp4cds_wps_archive_roots": [{"name": "cmip6", "path": "CMIP6", "project": "cmip6"}],
+        "cp4cds_wps_provider": provider,
+    }
+    config = tmp_path / "config.toml"
+    config.write_text(env.get_template("config.toml.j2").render(variables))
+    assert tomllib.loads(config.read_text())["provider"]["contact_name"] == "Doe, Jane"
+    settings = load_settings(config, env={})
+    assert settings.provider.name == "Example Climate Centre"
+    assert settings.provider.contact_email == "help@example.org"
+    assert settings.provider.url == ""

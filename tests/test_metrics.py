@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import Client
 
 from cp4cds_wps.dashboard import render
+from cp4cds_wps.inventory import Inventory
 from cp4cds_wps.jobs.store import JobStore
 from cp4cds_wps.metrics import Metrics, classify, variables
 from cp4cds_wps.request_log import Heartbeat, RequestLog
@@ -68,16 +69,18 @@ def _environ(path: str, query: str = "", body: bytes = b"") -> dict:
     ],
 )  # fmt: skip
 def test_requests_are_classified_from_kvp(path, query, expected):
-    assert classify(_environ(path, query)) == expected
+    found = classify(_environ(path, query))
+    assert found[:3] == expected
+    assert found.process == ("subset" if expected[1] == "Execute" else "")
 
 
 @pytest.mark.parametrize(
-    ("body", "operation", "ids"),
-    [(EXECUTE_10, "Execute", [CMIP6_ID, CMIP5_ID]), (EXECUTE_20, "Execute", [CMIP5_ID])],
+    ("body", "process", "ids"),
+    [(EXECUTE_10, "subset", [CMIP6_ID, CMIP5_ID]), (EXECUTE_20, "average", [CMIP5_ID])],
 )
-def test_xml_requests_are_classified_and_their_body_kept(body, operation, ids):
+def test_xml_requests_are_classified_and_their_body_kept(body, process, ids):
     environ = _environ("/wps", body=body.encode())
-    assert classify(environ) == ("wps", operation, ids)
+    assert classify(environ) == ("wps", "Execute", ids, process)
     assert environ["wsgi.input"].read() == body.encode()
 
 
@@ -225,3 +228,43 @@ def test_requests_are_written_once_a_second_per_process(tmp_path, monkeypatch):
         assert conn.execute("SELECT requests FROM requests").fetchall() == [(50,)]
     log.record("wps", "GetCapabilities", 0.01, False, now=T0)
     assert [o.requests for o in log.operations(T0)] == [51]  # readers write what is pending
+
+
+def test_usage_counts_accepted_executes_and_whole_downloads(tmp_path, settings):
+    """Datasets of accepted Executes of the WPS count by process, downloads of original files
+    by their dataset; refused requests, meta-WPS questions and range requests do not."""
+    inventory = Inventory.from_settings(settings)
+    inventory.ensure_scanned()
+    record = inventory.get(CMIP5_ID).files[0]
+
+    def app(environ, start_response):
+        status = {"refuse": "400 BAD REQUEST", "part": "206 PARTIAL CONTENT"}.get(
+            environ.get("HTTP_X_TEST", ""), "200 OK"
+        )
+        start_response(status, [("Content-Length", "1")])
+        return [b"x"]
+
+    settings = dataclasses.replace(settings, var_dir=tmp_path)
+    client = Client(Metrics(app, settings, JobStore(f"sqlite:///{tmp_path}/jobs.sqlite")))
+    kvp = {"service": "WPS", "request": "Execute", "identifier": "average",
+           "DataInputs": f"collection={CMIP6_ID},{CMIP5_ID};dims=time"}  # fmt: skip
+    client.get("/wps", query_string=kvp)
+    client.post("/wps", data=EXECUTE_10, content_type="text/xml")
+    client.get("/wps", query_string={**kvp, "identifier": "subset"}, headers={"X-Test": "refuse"})
+    client.get("/meta-wps", query_string={**kvp, "identifier": "estimate"})
+    client.get(f"/data/{record.root}/{record.relpath}")
+    client.get(f"/data/{record.root}/{record.relpath}", headers={"X-Test": "part"})
+    client.head(f"/data/{record.root}/{record.relpath}")
+    client.get(f"/data/{record.root}/not/recorded.nc")
+    rows = RequestLog(tmp_path / "requests.sqlite").usage(0)
+    found = sorted((r.source, r.process, r.model, r.experiment, r.variable, r.requests)
+                   for r in rows)  # fmt: skip
+    assert found == [
+        ("download", "", "HadGEM2-ES", "historical", "tas", 1),
+        ("process", "average", "HadGEM2-ES", "historical", "tas", 1),
+        ("process", "average", "IPSL-CM6A-LR", "historical", "rlds", 1),
+        ("process", "subset", "HadGEM2-ES", "historical", "tas", 1),
+        ("process", "subset", "IPSL-CM6A-LR", "historical", "rlds", 1),
+    ]
+    assert {r.project for r in rows} == {"cmip5", "cmip6"}
+    assert {r.day for r in rows} == {int(time.time() // 86400)}

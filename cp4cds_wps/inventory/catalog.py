@@ -364,6 +364,20 @@ class Inventory:
                 ids = [i for i in ids if fnmatch.fnmatchcase(i, pattern)]
             return self._load(conn, ids)
 
+    def get_many(self, dataset_ids: Sequence[str]) -> list[Dataset]:
+        """Return the datasets of exact ids (as recorded), in their order; ids not recorded
+        are left out. One query for all of them, e.g. for a page of search results."""
+        with self._connect() as conn:
+            return self._load(conn, list(dict.fromkeys(dataset_ids)))
+
+    def dataset_of(self, root: str, relpath: str) -> str | None:
+        """The id of the dataset a recorded file belongs to, or None."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT dataset_id FROM files WHERE root = ? AND relpath = ?", (root, relpath)
+            ).fetchone()
+        return None if row is None else row[0]
+
     def file(self, root: str, relpath: str) -> FileRecord | None:
         """Return the record of a file by its root and path below it, or None when it is
         not recorded."""

@@ -52,3 +52,44 @@ def server(server_env, settings) -> str:
 def wps_url(server) -> str:
     """URL of the WPS endpoint."""
     return f"{server}/wps"
+
+
+#: The operator of the catalogue's test service ([provider] settings).
+PROVIDER = {
+    "NAME": "Example Climate Centre",
+    "URL": "https://climate.example.org",
+    "CONTACT_NAME": "Doe, Jane",
+    "CONTACT_EMAIL": "help@example.org",
+    "CONTACT_PHONE": "+49 40 000000",
+    "CITY": "Hamburg",
+}
+#: The dataset of the catalogue's test service with an erratum, and the erratum.
+ERRATUM_DATASET = "CMIP6.CMIP.IPSL.IPSL-CM6A-LR.historical.r1i1p1f1.Amon.rlds.gr.v20180803"
+ERRATUM = f"""
+[[errata]]
+uid = "5c1f0d2e-test-erratum"
+datasets = ["{ERRATUM_DATASET.rsplit(".", 1)[0]}"]
+severity = "medium"
+title = "Single-step file repeats the first month"
+description = "The file of 185001 holds the first step of the full file again."
+url = "https://errata.example.org/5c1f0d2e"
+fixes = [{{ action = "drop_duplicate_steps" }}]
+"""
+
+
+@pytest.fixture(scope="session")
+def catalogue_service(settings_env, tmp_path_factory):
+    """A service of the test archive for the catalogue's tests (HTTP and browser), with a
+    [provider] and a known-issues register naming :data:`ERRATUM_DATASET`."""
+    from .test_jobs_http import service
+
+    folder = tmp_path_factory.mktemp("catalogue")
+    register = folder / "known_issues.toml"
+    register.write_text(ERRATUM)
+    env = {
+        **settings_env,
+        "CP4CDS_WPS_QC__KNOWN_ISSUES": str(register),
+        **{f"CP4CDS_WPS_PROVIDER__{key}": value for key, value in PROVIDER.items()},
+    }
+    with service(env, folder / "var") as running:
+        yield running
