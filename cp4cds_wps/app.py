@@ -42,6 +42,7 @@ from cp4cds_wps.processes.service import CheckedService
 from cp4cds_wps.request_guard import MAX_BODY_MB, RequestGuard
 from cp4cds_wps.routing import Routed
 from cp4cds_wps.wps2 import Wps2Jobs
+from cp4cds_wps.wps2_execute import Wps2Execute
 
 
 def pywps_config(settings: Settings) -> configparser.ConfigParser:
@@ -206,16 +207,18 @@ def create_app(settings: Settings | None = None):
     service = CheckedService(main, cfgfiles=[str(cfg_file)], fetch=fetch)
     verifier = TokenVerifier(settings.auth) if settings.auth.enabled else None
     private = verifier is not None and settings.auth.private_results
-    wps = Wps2Jobs(
+    jobs = Wps2Jobs(
         InputMetadata(service, main),
         lambda: JobStore.from_settings(settings),
         retention=timedelta(days=settings.jobs.retention_days),
         private=private,
     )
+    wps = Wps2Execute(jobs, main, status=jobs.status_document)
     names = [p.identifier for p in main]
+    meta = MetaWps(settings, names)
     mounts = {
         "/wps": RequestGuard(protect(wps, settings.auth, verifier)),
-        "/meta-wps": RequestGuard(MetaWps(settings, names)),
+        "/meta-wps": RequestGuard(Wps2Execute(meta, meta.processes)),
         "/api": ConstraintsApi(settings, names),
         "/dashboard": Dashboard(settings),
         "/catalogue": Catalogue(settings, main),

@@ -290,6 +290,23 @@ class Wps2Jobs:
             )
         if job_request.operation == "GetResult":
             return self._result(record)
+        return self._status(record)
+
+    def status_document(self, job_id: str) -> bytes:
+        """The ``wps:StatusInfo`` document of the job ``job_id`` (just submitted: no owner
+        check).
+
+        Raises
+        ------
+        OwsException
+            NoSuchJob when there is no such job.
+        """
+        try:
+            return self._status(self.store.get(job_id))
+        except NoSuchJob as err:
+            raise _no_such_job(job_id) from err
+
+    def _status(self, record: JobRecord) -> bytes:
         return status_info(
             record, now=datetime.now(UTC), next_poll=self.next_poll, retention=self.retention
         )

@@ -50,7 +50,8 @@ class MetaWps:
     """
 
     def __init__(self, settings: Settings, main_processes: Sequence[str]):
-        self.service = CheckedService(meta_processes(main_processes))
+        self.processes = meta_processes(main_processes)
+        self.service = CheckedService(self.processes)
         self.overrides = {
             ("server", "url"): meta_url(settings.url),
             ("metadata:main", "identification_title"): "cp4cds-wps meta-WPS",

@@ -3,9 +3,11 @@
 PyWPS 4.8 silently drops inputs a process does not have and repeats beyond an input's
 ``maxOccurs``, fetches inputs given by reference (``xlink:href``) from wherever they point,
 runs a whole job before finding that a ``RawDataOutput`` names no output, ignores the inputs
-of WPS 2.0.0 Execute requests, and fails with HTTP 500 on some requests it cannot read
-(an empty identifier, a reference header). :class:`CheckedService` refuses each of these with
-an OGC exception report (HTTP 400) naming the parameter, before any work is done.
+of WPS 2.0.0 Execute requests (those in XML are rewritten before, by
+:mod:`cp4cds_wps.wps2_execute`; KVP is left), and fails with HTTP 500 on some requests it
+cannot read (an empty identifier, a reference header). :class:`CheckedService` refuses each
+of these with an OGC exception report (HTTP 400) naming the parameter, before any work is
+done.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def _names(items: Sequence) -> str:
 
 
 def check_operation(wps_request: WPSRequest) -> None:
-    """Refuse what PyWPS reads but cannot answer: missing identifiers, WPS 2.0.0 Execute.
+    """Refuse what PyWPS reads but cannot answer: missing identifiers, WPS 2.0.0 KVP Execute.
 
     Raises
     ------
@@ -46,9 +48,11 @@ def check_operation(wps_request: WPSRequest) -> None:
         if not isinstance(wps_request.identifier, str) or not wps_request.identifier.strip():
             raise MissingParameterValue("identifier: name the process to execute", "identifier")
         if wps_request.version == "2.0.0":
+            # a WPS 2.0 Execute in XML reaches the service as its 1.0.0 equivalent
+            # (cp4cds_wps.wps2_execute): this one came as KVP, which WPS 2.0 does not define
             raise InvalidParameterValue(
-                "Execute is offered in WPS 1.0.0 only (GetStatus, GetResult and Dismiss in "
-                "2.0.0 too): send it with version 1.0.0",
+                "WPS 2.0.0 Execute is an XML request (POST); as KVP (GET) send Execute "
+                "with version 1.0.0",
                 "version",
             )
 

@@ -111,7 +111,17 @@ def test_regrid_with_a_time_is_refused_at_once(wps_url, settings):
 
 
 @pytest.mark.parametrize("identifier", MAIN + META)
-def test_wps2_execute_is_refused_naming_the_version(server, identifier):
+def test_wps2_execute_as_kvp_is_refused_naming_the_version(server, identifier):
+    # WPS 2.0 defines Execute in XML only (see tests/integration/test_wps2_http.py)
+    query = {"service": "WPS", "version": "2.0.0", "request": "Execute", "identifier": identifier}
+    response = requests.get(endpoint(server, identifier), params=query, timeout=60)
+    locator, text = refused(response)
+    assert locator == "version"
+    assert text.startswith("WPS 2.0.0 Execute is an XML request (POST)")
+
+
+@pytest.mark.parametrize("identifier", MAIN + META)
+def test_wps2_execute_in_xml_refuses_unknown_inputs(server, identifier):
     body = (
         f'<?xml version="1.0"?><wps:Execute service="WPS" version="2.0.0" {WPS2} mode="sync" '
         f'response="document"><ows:Identifier>{identifier}</ows:Identifier>'
@@ -119,11 +129,9 @@ def test_wps2_execute_is_refused_naming_the_version(server, identifier):
     )
     response = requests.post(endpoint(server, identifier), data=body, timeout=60)
     locator, text = refused(response)
-    assert locator == "version"
-    assert text.startswith("Execute is offered in WPS 1.0.0 only")
-    query = {"service": "WPS", "version": "2.0.0", "request": "Execute", "identifier": identifier}
-    response = requests.get(endpoint(server, identifier), params=query, timeout=60)
-    assert refused(response)[0] == "version"
+    assert locator == "bogus"
+    assert text.startswith(f"{identifier} has no input 'bogus'")
+    assert ET.fromstring(response.content).tag == "{http://www.opengis.net/ows/2.0}ExceptionReport"
 
 
 @pytest.mark.parametrize(

@@ -147,3 +147,94 @@ def test_unknown_job_is_no_such_job(wps_url, operation, encoding):
     code, exception, text = exception_of(ask(wps_url, operation, "no-such-job", encoding))
     assert (code, exception) == (404, "NoSuchJob")
     assert "no-such-job" in text
+
+
+# -- WPS 2.0 Execute -------------------------------------------------------------------------
+
+
+def execute2(
+    url: str,
+    identifier: str,
+    inputs: list[tuple[str, str]],
+    *,
+    mode: str = "sync",
+    response: str = "document",
+    outputs: tuple[str, ...] = ("output",),
+) -> requests.Response:
+    """A WPS 2.0.0 Execute request in XML, as the standard encodes it."""
+    given = "".join(f'<wps:Input id="{k}"><wps:Data>{v}</wps:Data></wps:Input>' for k, v in inputs)
+    wanted = "".join(f'<wps:Output id="{o}" transmission="reference"/>' for o in outputs)
+    body = (
+        f'<?xml version="1.0"?><wps:Execute service="WPS" version="2.0.0" mode="{mode}" '
+        f'response="{response}" xmlns:wps="{NS["wps"]}" xmlns:ows="{NS["ows"]}">'
+        f"<ows:Identifier>{identifier}</ows:Identifier>{given}{wanted}</wps:Execute>"
+    )
+    return requests.post(url, data=body, headers={"Content-Type": "text/xml"}, timeout=300)
+
+
+def metalink_files(url: str) -> list[str]:
+    """The names of the files a metalink at ``url`` lists."""
+    metalink = ET.fromstring(requests.get(url, timeout=30).content)
+    return [f.get("name") for f in metalink.findall("ml:file", NS)]
+
+
+def test_wps2_sync_execute_takes_its_inputs_and_answers_a_result(wps_url):
+    answer = execute2(
+        wps_url, "subset", [("collection", CMIP5_TAS), ("time", "1900-01-01/1901-12-30")]
+    )
+    assert answer.status_code == 200, answer.text
+    doc = ET.fromstring(answer.content)
+    assert doc.tag == f"{{{NS['wps']}}}Result"
+    reference = doc.find("wps:Output[@id='output']/wps:Reference", NS)
+    # the time input was taken: only the two years asked for
+    names = metalink_files(reference.get(f"{{{NS['xlink']}}}href"))
+    assert [n.split("_")[-1] for n in names] == ["190001-190112.nc"]
+
+
+def test_wps2_async_execute_is_a_job_polled_to_its_result(wps_url):
+    answer = execute2(
+        wps_url,
+        "subset",
+        [("collection", CMIP5_TAS), ("time", "1910-01-01/1910-12-30")],
+        mode="async",
+    )
+    state, _ = status(answer)
+    assert state in {"Accepted", "Running", "Succeeded"}
+    job_id = ET.fromstring(answer.content).findtext("wps:JobID", None, NS)
+    assert wait_for(wps_url, job_id, FINAL)[-1] == ("Succeeded", 100)
+    result = ET.fromstring(ask(wps_url, "GetResult", job_id, "xml").content)
+    reference = result.find("wps:Output[@id='output']/wps:Reference", NS)
+    names = metalink_files(reference.get(f"{{{NS['xlink']}}}href"))
+    assert [n.split("_")[-1] for n in names] == ["191001-191012.nc"]
+
+
+def test_wps2_raw_execute_answers_the_output_itself(wps_url):
+    answer = execute2(
+        wps_url,
+        "subset",
+        [("collection", CMIP5_TAS), ("time", "1900-01-01/1900-12-30")],
+        response="raw",
+    )
+    assert answer.status_code == 200, answer.text
+    assert ET.fromstring(answer.content).tag == f"{{{NS['ml']}}}metalink"
+
+
+def test_wps2_execute_refusals_are_ows2_reports_naming_the_input(wps_url):
+    answer = execute2(wps_url, "subset", [("collection", CMIP5_TAS), ("bogus", "1")])
+    assert exception_of(answer)[:2] == (400, "InvalidParameterValue")
+    exception = ET.fromstring(answer.content).find("ows:Exception", NS)
+    assert exception.get("locator") == "bogus"
+    answer = execute2(wps_url, "subset", [("collection", CMIP5_TAS)], mode="later")
+    assert exception_of(answer) == (
+        400,
+        "InvalidParameterValue",
+        "mode must be one of sync, async, auto, not 'later'",
+    )
+
+
+def test_wps2_execute_of_a_meta_process(server):
+    answer = execute2(f"{server}/meta-wps", "resolve", [("project", "cmip5")], outputs=())
+    assert answer.status_code == 200, answer.text
+    doc = ET.fromstring(answer.content)
+    assert doc.tag == f"{{{NS['wps']}}}Result"
+    assert doc.findall("wps:Output", NS)
