@@ -7,6 +7,7 @@ import contextlib
 import unicodedata
 
 from lxml import etree
+from werkzeug.wrappers import Response
 
 WPS1_NS = "http://www.opengis.net/wps/1.0.0"
 WPS2_NS = "http://www.opengis.net/wps/2.0"
@@ -62,6 +63,16 @@ def exception_report(error: OwsException, version: str = "2.0.0") -> bytes:
         exception.set("locator", printable(error.locator))
     etree.SubElement(exception, f"{{{ows}}}ExceptionText").text = printable(error.text)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def report_response(error: OwsException, version: str = "2.0.0") -> Response:
+    """The HTTP response of ``error``: its exception report (:func:`exception_report`) with
+    its HTTP status."""
+    return Response(
+        exception_report(error, version),
+        status=error.http_status,
+        content_type="text/xml; charset=utf-8",
+    )
 
 
 def xml_root(body: bytes) -> etree.QName | None:

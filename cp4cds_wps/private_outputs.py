@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from werkzeug.wrappers import Response
-
 from cp4cds_wps.auth import AuthError, TokenVerifier, refusal
 from cp4cds_wps.jobs.store import JobStore, NoSuchJob
-from cp4cds_wps.ows import OwsException, exception_report
+from cp4cds_wps.ows import OwsException, report_response
 
 PREFIX = "/outputs/"
 
@@ -73,10 +71,6 @@ class PrivateOutputs:
             error = OwsException(
                 "NoApplicableCode", "only the job's owner can read its status and outputs", 403
             )
-            response = Response(
-                exception_report(error, "1.0.0"),
-                status=403,
-                content_type="text/xml; charset=utf-8",
-            )
+            response = report_response(error, "1.0.0")
             return response(environ, start_response)
         return self.app(environ, start_response)

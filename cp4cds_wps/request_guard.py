@@ -24,14 +24,13 @@ from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 from lxml import etree
-from werkzeug.wrappers import Response
 
 from cp4cds_wps.ows import (
     WPS2_NS,
     OwsException,
-    exception_report,
     is_control,
     printable,
+    report_response,
     xml_root,
 )
 
@@ -166,11 +165,7 @@ class RequestGuard:
                 body = read_body(environ, self.max_body_bytes)
                 check_xml(body, environ.get("CONTENT_TYPE", ""))
         except OwsException as err:
-            response = Response(
-                exception_report(err, _version(environ)),
-                status=err.http_status,
-                content_type="text/xml; charset=utf-8",
-            )
+            response = report_response(err, _version(environ))
             if err.http_status == 413:
                 response.headers["Connection"] = "close"  # the rest of the body is not read
             return response(environ, start_response)

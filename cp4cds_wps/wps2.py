@@ -20,7 +20,7 @@ from werkzeug.wrappers import Request, Response
 from cp4cds_wps.jobs.store import JobRecord, JobStore, NoSuchJob, NotOwner
 from cp4cds_wps.ows import OWS2_NS as OWS_NS
 from cp4cds_wps.ows import WPS2_NS as WPS_NS
-from cp4cds_wps.ows import OwsException, exception_report, printable, xml_root
+from cp4cds_wps.ows import OwsException, printable, report_response, xml_root
 
 XLINK_NS = "http://www.w3.org/1999/xlink"
 NSMAP = {"wps": WPS_NS, "ows": OWS_NS, "xlink": XLINK_NS}
@@ -242,11 +242,7 @@ class Wps2Jobs:
             body = self._answer(job_request, environ.get(OWNER_KEY))
             response = Response(body, status=200, content_type="text/xml; charset=utf-8")
         except OwsException as err:
-            response = Response(
-                exception_report(err),
-                status=err.http_status,
-                content_type="text/xml; charset=utf-8",
-            )
+            response = report_response(err)
         return response(environ, start_response)
 
     def _parse(self, request: Request, environ: dict) -> JobRequest | None:

@@ -33,6 +33,7 @@ from cp4cds_wps.ows import (
     WPS2_NS,
     OwsException,
     exception_report,
+    report_response,
     xml_root,
 )
 from cp4cds_wps.wps2 import NSMAP, XLINK_NS
@@ -256,11 +257,7 @@ class Wps2Execute:
         try:
             response = self._execute(body, environ)
         except OwsException as err:
-            response = Response(
-                exception_report(err),
-                status=err.http_status,
-                content_type="text/xml; charset=utf-8",
-            )
+            response = report_response(err)
         return response(environ, start_response)
 
     def _execute(self, body: bytes, environ: dict) -> Response:
