@@ -1,5 +1,5 @@
 """Asynchronous jobs through the HTTP interface of a real service (started with the CLI):
-workers killed, service restarted, 100 jobs at once, wall time, full queue, progress."""
+workers killed, service restarted, 30 jobs at once, wall time, full queue, progress."""
 
 from __future__ import annotations
 
@@ -206,7 +206,13 @@ def test_killed_worker_fails_its_job(busy):
     assert busy.store.counts()["running"] == 0
 
 
-def test_hundred_jobs_at_once_run_two_at_a_time(busy):
+#: Jobs submitted at once by eight client threads: enough that many wait while two run, and
+#: that submissions race each other and the dispatcher (``python -m benchmarks.load`` runs
+#: 200; here each job costs the suite about a second).
+AT_ONCE = 30
+
+
+def test_many_jobs_at_once_run_two_at_a_time(busy):
     most_running = 0
     done = threading.Event()
 
@@ -220,12 +226,12 @@ def test_hundred_jobs_at_once_run_two_at_a_time(busy):
     sampler.start()
     try:
         with ThreadPoolExecutor(8) as pool:
-            status_urls = list(pool.map(lambda _: busy.submit(QUICK), range(100)))
+            status_urls = list(pool.map(lambda _: busy.submit(QUICK), range(AT_ONCE)))
         documents = [final_document(url) for url in status_urls]
     finally:
         done.set()
         sampler.join()
-    assert sum("ProcessSucceeded" in document for document in documents) == 100
+    assert sum("ProcessSucceeded" in document for document in documents) == AT_ONCE
     jobs = [busy.store.get(job_id(url)) for url in status_urls]
     assert {job.state for job in jobs} == {"succeeded"}
     assert most_running == 2
@@ -268,7 +274,13 @@ def test_full_queue_is_server_busy(limited):
     )
 
 
-def restart_loses_no_job(settings_env, var_dir: Path, queued: int = 20, **jobs) -> None:
+#: Jobs waiting when the service restarts: a handful shows none is lost (each is a row of
+#: the job store that the new dispatcher must find; more of them check nothing else, and
+#: ``python -m benchmarks.load`` runs 200 jobs at once).
+RESTART_QUEUED = 5
+
+
+def restart_loses_no_job(settings_env, var_dir: Path, queued: int = RESTART_QUEUED, **jobs) -> None:
     """Stop the service with one job running and ``queued`` waiting, start it again (two
     jobs at a time): every job ends, the waiting ones successfully."""
     with service(settings_env, var_dir, max_running=1, max_queued=queued, **jobs) as running:
@@ -299,4 +311,4 @@ def restart_loses_no_job(settings_env, var_dir: Path, queued: int = 20, **jobs) 
 
 
 def test_restart_loses_no_job(settings_env, tmp_path):
-    restart_loses_no_job(settings_env, tmp_path / "var", queued=50)
+    restart_loses_no_job(settings_env, tmp_path / "var")
