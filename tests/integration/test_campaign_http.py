@@ -293,9 +293,11 @@ class Generator:
 
 
 @pytest.fixture(scope="module")
-def target(settings_env, tmp_path_factory) -> Iterator[Service]:
+def target(settings_env, tmp_path_factory, inventory_db) -> Iterator[Service]:
     """A service of its own, so that its work and output folders hold only the campaign's."""
-    with service(settings_env, tmp_path_factory.mktemp("campaign")) as running:
+    with service(
+        settings_env, tmp_path_factory.mktemp("campaign"), inventory=inventory_db
+    ) as running:
         yield running
 
 

@@ -56,11 +56,12 @@ def backend_settings(request, backend: str) -> dict[str, object]:
 
 
 @pytest.fixture(scope="module", params=["slurm", "dask"])
-def remote(request, settings_env, tmp_path_factory) -> Iterator[Service]:
+def remote(request, settings_env, tmp_path_factory, inventory_db) -> Iterator[Service]:
     """A service whose jobs run on Slurm or on Dask, two at a time."""
     settings = backend_settings(request, request.param)
     var_dir = tmp_path_factory.mktemp(request.param)
-    with service(settings_env, var_dir, max_running=2, max_queued=50, **settings) as running:
+    with service(settings_env, var_dir, inventory=inventory_db, max_running=2, max_queued=50,
+                 **settings) as running:  # fmt: skip
         yield running
 
 
@@ -110,12 +111,13 @@ def test_killed_worker_fails_its_job(remote):
     assert remote.store.get(job_id(status_url)).state == "failed"
 
 
-def test_restart_loses_no_job(settings_env, tmp_path, backend):
-    restart_loses_no_job(settings_env, tmp_path / "var", **backend)
+def test_restart_loses_no_job(settings_env, tmp_path, inventory_db, backend):
+    restart_loses_no_job(settings_env, tmp_path / "var", inventory_db, **backend)
 
 
-def test_wall_time_exceeded(settings_env, tmp_path, backend):
-    with service(settings_env, tmp_path / "var", wall_time=2, **backend) as running:
+def test_wall_time_exceeded(settings_env, tmp_path, inventory_db, backend):
+    with service(settings_env, tmp_path / "var", inventory=inventory_db, wall_time=2,
+                 **backend) as running:  # fmt: skip
         status_url = running.submit(SLOW)
         document = final_document(status_url, timeout=180)
         assert "ProcessFailed" in document and "exceeded the wall time of 2 s" in document

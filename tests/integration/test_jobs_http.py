@@ -23,6 +23,7 @@ from owslib.wps import WebProcessingService
 from cp4cds_wps.config import load_settings
 from cp4cds_wps.jobs.store import JobStore
 
+from ..conftest import copy_inventory
 from ..jobs.conftest import QUICK, SLOW
 from .conftest import _free_port, cli
 
@@ -132,10 +133,18 @@ def final_document(status_url: str, timeout: float = 120, *, headers: dict | Non
 
 @contextmanager
 def service(
-    settings_env, var_dir: Path, server: dict | None = None, env: dict | None = None, **jobs
+    settings_env,
+    var_dir: Path,
+    server: dict | None = None,
+    env: dict | None = None,
+    inventory: Path | None = None,
+    **jobs,
 ) -> Iterator[Service]:
     """A service with its own var dir, [server] and [jobs] settings (and more ``env``),
-    stopped at the end (after its jobs ended, so that no worker outlives the test)."""
+    starting from a copy of the scanned ``inventory`` of its archive if given, stopped at the
+    end (after its jobs ended, so that no worker outlives the test)."""
+    if inventory is not None:
+        copy_inventory(inventory, var_dir)
     env = {
         **os.environ,
         **settings_env,
@@ -167,18 +176,18 @@ def service(
 
 
 @pytest.fixture(scope="module")
-def busy(settings_env, tmp_path_factory) -> Iterator[Service]:
+def busy(settings_env, tmp_path_factory, inventory_db) -> Iterator[Service]:
     """Two jobs at a time, room for 150 waiting."""
-    with service(settings_env, tmp_path_factory.mktemp("busy"), max_running=2,
-                 max_queued=150) as running:  # fmt: skip
+    with service(settings_env, tmp_path_factory.mktemp("busy"), inventory=inventory_db,
+                 max_running=2, max_queued=150) as running:  # fmt: skip
         yield running
 
 
 @pytest.fixture(scope="module")
-def limited(settings_env, tmp_path_factory) -> Iterator[Service]:
+def limited(settings_env, tmp_path_factory, inventory_db) -> Iterator[Service]:
     """One job at a time, two waiting, two seconds each."""
-    with service(settings_env, tmp_path_factory.mktemp("limited"), max_running=1,
-                 max_queued=2, wall_time=2) as running:  # fmt: skip
+    with service(settings_env, tmp_path_factory.mktemp("limited"), inventory=inventory_db,
+                 max_running=1, max_queued=2, wall_time=2) as running:  # fmt: skip
         yield running
 
 
@@ -280,10 +289,13 @@ def test_full_queue_is_server_busy(limited):
 RESTART_QUEUED = 5
 
 
-def restart_loses_no_job(settings_env, var_dir: Path, queued: int = RESTART_QUEUED, **jobs) -> None:
+def restart_loses_no_job(
+    settings_env, var_dir: Path, inventory: Path, queued: int = RESTART_QUEUED, **jobs
+) -> None:
     """Stop the service with one job running and ``queued`` waiting, start it again (two
     jobs at a time): every job ends, the waiting ones successfully."""
-    with service(settings_env, var_dir, max_running=1, max_queued=queued, **jobs) as running:
+    with service(settings_env, var_dir, inventory=inventory, max_running=1, max_queued=queued,
+                 **jobs) as running:  # fmt: skip
         first = running.submit(SLOW)
         deadline = time.monotonic() + 120
         while running.store.get(job_id(first)).heartbeat is None:
@@ -310,5 +322,5 @@ def restart_loses_no_job(settings_env, var_dir: Path, queued: int = RESTART_QUEU
             assert job.state == "succeeded" and "ProcessSucceeded" in document
 
 
-def test_restart_loses_no_job(settings_env, tmp_path):
-    restart_loses_no_job(settings_env, tmp_path / "var")
+def test_restart_loses_no_job(settings_env, tmp_path, inventory_db):
+    restart_loses_no_job(settings_env, tmp_path / "var", inventory_db)
