@@ -70,10 +70,6 @@ def plain(settings_env, tmp_path_factory, inventory_db) -> Iterator[Service]:
 
 
 def test_dispatcher_killed_mid_job(plain):
-    dispatcher_killed_mid_job(plain)
-
-
-def dispatcher_killed_mid_job(plain: Service) -> None:
     """Kill the dispatcher (-9) with one job running and three waiting: the web server goes
     on, a new dispatcher is started, and every job ends (the first one possibly failed,
     saying why)."""

@@ -1,5 +1,10 @@
 """The job scenarios of test_jobs_http on the remote backends: a real one-node Slurm cluster
-and a real dask.distributed scheduler with a worker, through the HTTP interface."""
+and a real dask.distributed scheduler with a worker, through the HTTP interface.
+
+Only the scenarios where a remote backend behaves differently run here: how jobs wait and
+run two at a time, a worker killed, the wall time, and a new dispatcher finding the jobs
+running on the cluster after a restart (the dispatcher killed by -9 comes back the same way
+on every backend: tests/integration/test_faults_http.py runs it on the local one)."""
 
 from __future__ import annotations
 
@@ -15,7 +20,6 @@ import pytest
 
 from ..jobs.conftest import QUICK, SLOW
 from .conftest import _free_port
-from .test_faults_http import dispatcher_killed_mid_job
 from .test_jobs_http import Service, final_document, job_id, restart_loses_no_job, service
 
 pytestmark = pytest.mark.realdata
@@ -127,7 +131,3 @@ def test_wall_time_exceeded(settings_env, tmp_path, inventory_db, backend):
         while worker_pids(job.id):  # the worker was stopped, not left running
             assert time.monotonic() < deadline, worker_pids(job.id)
             time.sleep(0.5)
-
-
-def test_dispatcher_killed_mid_job(remote):
-    dispatcher_killed_mid_job(remote)
