@@ -24,7 +24,7 @@ from cp4cds_wps.config import load_settings
 from cp4cds_wps.jobs.store import JobStore
 
 from ..conftest import copy_inventory
-from ..jobs.conftest import QUICK, SLOW
+from ..jobs.conftest import QUICK, SLOW, STEPS
 from .conftest import _free_port, cli
 
 pytestmark = pytest.mark.realdata
@@ -250,7 +250,7 @@ def test_many_jobs_at_once_run_two_at_a_time(busy):
 
 def test_status_documents_show_progress(busy):
     wps = WebProcessingService(busy.wps_url)
-    inputs = [tuple(item.split("=", 1)) for item in SLOW.split(";")]
+    inputs = [tuple(item.split("=", 1)) for item in STEPS.split(";")]
     execution = wps.execute("subset", inputs, output=[("output", True)], mode="async")
     assert execution.statusLocation
     seen = set()

@@ -35,6 +35,9 @@ SLOW = (
     "c3s-cmip5.output1.ICHEC.EC-EARTH.historical.day.atmos.day.r1i1p1.tas.v20131231;"
     "area=0,10,20,60"
 )
+#: :data:`SLOW` on 60 years: two steps of which the second lasts a second or more (long
+#: enough to see the 50 % between polls), for the tests of progress reports.
+STEPS = SLOW.replace(";area=", ";time=1860-01-01/1919-12-30;area=")
 
 
 def pytest_configure(config):
