@@ -26,9 +26,9 @@ stop:
 status:
 	$(BIN)/cp4cds-wps status
 
-## run the linters and the whole test suite
+## run the linters and the whole test suite (listing its 20 slowest steps)
 test: install lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=20
 
 lint: install
 	$(BIN)/ruff check cp4cds_wps tests benchmarks

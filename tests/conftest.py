@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import dask
 import pytest
 
 from cp4cds_wps.config import load_settings
+from cp4cds_wps.inventory import Inventory
 
 ARCHIVE_ENV = "CP4CDS_WPS_ARCHIVE__BASE_DIR"
 
@@ -49,6 +51,29 @@ def settings_env(tmp_path_factory, archive_dir) -> dict[str, str]:
         # sessions before: a server started by a test checks only files not seen before
         "CP4CDS_WPS_QC__CACHE": str(load_settings(env={}).qc.cache),
     }
+
+
+@pytest.fixture(scope="session")
+def inventory_db(tmp_path_factory, archive_dir) -> Path:
+    """The test archive's inventory, scanned once for the session: job tests read it, and
+    services start from a copy (:func:`copy_inventory`)."""
+    path = tmp_path_factory.mktemp("inventory") / "inventory.sqlite"
+    env = {ARCHIVE_ENV: str(archive_dir), "CP4CDS_WPS_PATHS__INVENTORY_DB": str(path)}
+    Inventory.from_settings(load_settings(env=env)).ensure_scanned()
+    return path
+
+
+def copy_inventory(inventory_db: Path, var_dir: Path) -> None:
+    """Give the service of ``var_dir`` a copy of the scanned inventory of its archive, unless
+    it has one: its own scan at start then finds every file unchanged instead of reading all."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    if (var_dir / "inventory.sqlite").exists():
+        return
+    with (
+        contextlib.closing(sqlite3.connect(inventory_db)) as source,
+        contextlib.closing(sqlite3.connect(var_dir / "inventory.sqlite")) as copy,
+    ):
+        source.backup(copy)
 
 
 @pytest.fixture(scope="session")

@@ -11,13 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from ..conftest import copy_inventory
+
 pytestmark = pytest.mark.realdata
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_load_benchmark_prints_its_figures(archive_dir, tmp_path):
+def test_load_benchmark_prints_its_figures(archive_dir, tmp_path, inventory_db):
     env = {**os.environ, "CP4CDS_WPS_ARCHIVE__BASE_DIR": str(archive_dir)}
+    copy_inventory(inventory_db, tmp_path / "var")
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.load", "--jobs", "4", "--sequential", "1",
          "--var-dir", str(tmp_path / "var")],

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from ..conftest import copy_inventory
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -39,8 +41,9 @@ def cli(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.Com
 
 
 @pytest.fixture(scope="session")
-def server(server_env, settings) -> str:
+def server(server_env, settings, inventory_db) -> str:
     """Base URL of a running service; stopped at the end of the session."""
+    copy_inventory(inventory_db, settings.var_dir)
     started = cli(server_env, "start", "--daemon")
     assert started.returncode == 0, started.stdout + started.stderr
     yield f"http://127.0.0.1:{server_env['CP4CDS_WPS_SERVER__PORT']}"

@@ -52,7 +52,7 @@ def issuer() -> Iterator[Issuer]:
 
 
 @pytest.fixture(scope="module")
-def secured(settings_env, tmp_path_factory, issuer) -> Iterator[Service]:
+def secured(settings_env, tmp_path_factory, issuer, inventory_db) -> Iterator[Service]:
     """A service asking for tokens of ``issuer``; one job runs at a time."""
     auth = {
         "CP4CDS_WPS_AUTH__ENABLED": "true",
@@ -62,7 +62,7 @@ def secured(settings_env, tmp_path_factory, issuer) -> Iterator[Service]:
         "CP4CDS_WPS_AUTH__REQUIRED_SCOPE": SCOPE,
     }
     with service({**settings_env, **auth}, tmp_path_factory.mktemp("auth"),
-                 max_running=1) as running:  # fmt: skip
+                 inventory=inventory_db, max_running=1) as running:  # fmt: skip
         yield running
 
 

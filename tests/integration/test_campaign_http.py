@@ -1,7 +1,7 @@
 """The attack campaign in the suite: a bounded fuzz over every endpoint and process of a real
-server (a fixed seed, a few hundred generated requests, each given a deadline), asserting no
-5xx, no traceback text, no hang and no file left behind; and the path, XML (XXE, entity
-expansion, XInclude) and large-body attacks as named cases."""
+server (a fixed seed, 200 generated requests drawing every kind of request and mutation, each
+given a deadline), asserting no 5xx, no traceback text, no hang and no file left behind; and
+the path, XML (XXE, entity expansion, XInclude) and large-body attacks as named cases."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ from .test_jobs_http import Service, service
 pytestmark = pytest.mark.realdata
 
 SEED = 20261203
-REQUESTS = 500
+#: Enough for the seed to draw every kind of request and mutation (the test checks it did).
+REQUESTS = 200
 #: Seconds the campaign may run: requests not sent by then are left out (and counted).
 BUDGET = 120
 #: Seconds each request may take (synchronous runs included) before it counts as a hang.
@@ -91,6 +92,8 @@ NASTY = [
 ]
 WPS1 = 'xmlns:wps="http://www.opengis.net/wps/1.0.0" xmlns:ows="http://www.opengis.net/ows/1.1"'
 WPS2 = 'xmlns:wps="http://www.opengis.net/wps/2.0" xmlns:ows="http://www.opengis.net/ows/2.0"'
+#: Distinct variants of each kind of request or mutation the generator draws.
+VARIANTS = {"mutation": 4, "xml": 6, "other": 6, "elsewhere": 5}
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|File \"/[^\"]+\.py\", line \d+")
 
 
@@ -124,6 +127,15 @@ class Generator:
         self.main = [p.identifier for p in processes()]
         self.meta = [p.identifier for p in meta_processes(self.main)]
         self.job_ids: list[str] = []
+        #: The kinds of request and mutation drawn so far.
+        self.kinds: set[str] = set()
+
+    def kind(self, name: str, choices: int) -> int:
+        """Draw one of ``choices`` variants of ``name`` (those from ``VARIANTS[name] - 1``
+        on are the same variant, drawn more often), remembering which."""
+        drawn = self.rng.randrange(choices)
+        self.kinds.add(f"{name}{min(drawn, VARIANTS[name] - 1)}")
+        return drawn
 
     def value(self) -> str:
         return self.rng.choice(NASTY)
@@ -132,7 +144,7 @@ class Generator:
         """The process's valid inputs with one to three mutations."""
         inputs = list(VALID[identifier].items())
         for _ in range(self.rng.randint(1, 3)):
-            kind = self.rng.randrange(7)
+            kind = self.kind("mutation", 7)
             if kind == 0 or not inputs:
                 inputs.append((self.rng.choice(["bogus", "Collection", "time", ""]), self.value()))
             elif kind == 1:
@@ -174,7 +186,7 @@ class Generator:
 
     def broken(self, body: bytes) -> bytes:
         """``body``, or in two cases of five an XML document broken in one of several ways."""
-        kind = self.rng.randrange(12)
+        kind = self.kind("xml", 12)
         if kind == 0:  # cut short, most often within the root's start tag
             return body[
                 : self.rng.randrange(min(len(body), 60) if self.rng.random() < 0.5 else len(body))
@@ -193,6 +205,7 @@ class Generator:
 
     def job_request(self) -> Request:
         operation = self.rng.choice(["GetStatus", "GetResult", "Dismiss"])
+        self.kinds.add(operation)
         job_id = self.rng.choice(
             [*self.job_ids, self.value(), "00000000-0000-0000-0000-0", "\x00", "a\x01b", "x" * 80]
         )
@@ -208,7 +221,7 @@ class Generator:
 
     def other(self) -> Request:
         path = self.rng.choice(["/wps", "/meta-wps"])
-        kind = self.rng.randrange(6)
+        kind = self.kind("other", 6)
         if kind == 0:
             return Request(
                 "GET",
@@ -242,7 +255,7 @@ class Generator:
         return Request(self.rng.choice(["PUT", "DELETE", "OPTIONS", "HEAD"]), path)
 
     def elsewhere(self) -> Request:
-        kind = self.rng.randrange(5)
+        kind = self.kind("elsewhere", 5)
         if kind == 0:
             params = [(self.rng.choice(["project", "model", "collection", "time", "area",
                                         "process", self.value()]), self.value())]  # fmt: skip
@@ -265,9 +278,12 @@ class Generator:
             roll = self.rng.random()
             if roll < 0.45:
                 identifier = self.rng.choice(self.main)
+                self.kinds.add(identifier)
                 yield self.execute(identifier, "/wps")
             elif roll < 0.55:
-                yield self.execute(self.rng.choice(self.meta), "/meta-wps")
+                identifier = self.rng.choice(self.meta)
+                self.kinds.add(identifier)
+                yield self.execute(identifier, "/meta-wps")
             elif roll < 0.65:
                 yield self.job_request()
             elif roll < 0.85:
@@ -277,9 +293,11 @@ class Generator:
 
 
 @pytest.fixture(scope="module")
-def target(settings_env, tmp_path_factory) -> Iterator[Service]:
+def target(settings_env, tmp_path_factory, inventory_db) -> Iterator[Service]:
     """A service of its own, so that its work and output folders hold only the campaign's."""
-    with service(settings_env, tmp_path_factory.mktemp("campaign")) as running:
+    with service(
+        settings_env, tmp_path_factory.mktemp("campaign"), inventory=inventory_db
+    ) as running:
         yield running
 
 
@@ -341,6 +359,11 @@ def test_fuzz_campaign(target):
     elapsed = time.monotonic() - started
     print(f"{sent} requests in {elapsed:.0f} s; HTTP status codes: {sorted(codes.items())}")
     assert not problems, "\n\n".join(problems[:20])
+    every_kind = {
+        *generator.main, *generator.meta, "GetStatus", "GetResult", "Dismiss",
+        *(f"{name}{i}" for name, count in VARIANTS.items() for i in range(count)),
+    }  # fmt: skip
+    assert every_kind <= generator.kinds, sorted(every_kind - generator.kinds)
     target.wait_active_jobs()
     left_in_work = set(work.iterdir()) - work_before
     assert not left_in_work, sorted(p.name for p in left_in_work)

@@ -23,9 +23,9 @@ CHEAP_BOUND = 3.0
 
 
 @pytest.fixture(scope="module")
-def one_process(settings_env, tmp_path_factory) -> Iterator[Service]:
+def one_process(settings_env, tmp_path_factory, inventory_db) -> Iterator[Service]:
     """One web server process (its threads serve everything), two synchronous slots."""
-    with service(settings_env, tmp_path_factory.mktemp("capacity"),
+    with service(settings_env, tmp_path_factory.mktemp("capacity"), inventory=inventory_db,
                  server={"workers": 1, "max_sync_executes": 2}) as running:  # fmt: skip
         yield running
 

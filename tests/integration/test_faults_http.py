@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from ..conftest import fill
-from ..jobs.conftest import QUICK, SLOW
+from ..jobs.conftest import MEDIUM, QUICK, SLOW
 from .conftest import cli
 from .test_jobs_http import Service, _children_named, final_document, job_id, service
 
@@ -28,8 +28,6 @@ pytestmark = pytest.mark.realdata
 #: The dataset of QUICK in the test archive, below its cmip5 root.
 CMIP5_ROOT = "badc/cmip5/data/cmip5"
 TAS = "output1/MOHC/HadGEM2-ES/historical/mon/atmos/Amon/r1i1p1/latest/tas"
-#: A job of some 10 to 30 seconds: daily tas of 160 years cut to an area.
-MEDIUM = SLOW.split(",")[0] + ";area=0,10,20,60"
 #: What the command line of the dispatcher ends with.
 DISPATCHER = "cp4cds_wps.cli\0dispatcher"
 #: The file holding QUICK's year.
@@ -64,17 +62,14 @@ def succeeded_or_said_why(running: Service, status_urls: list[str]) -> dict[str,
 
 
 @pytest.fixture(scope="module")
-def plain(settings_env, tmp_path_factory) -> Iterator[Service]:
+def plain(settings_env, tmp_path_factory, inventory_db) -> Iterator[Service]:
     """A service on the test archive, one job at a time."""
-    with service(settings_env, tmp_path_factory.mktemp("plain"), max_running=1) as running:
+    with service(settings_env, tmp_path_factory.mktemp("plain"), inventory=inventory_db,
+                 max_running=1) as running:  # fmt: skip
         yield running
 
 
 def test_dispatcher_killed_mid_job(plain):
-    dispatcher_killed_mid_job(plain)
-
-
-def dispatcher_killed_mid_job(plain: Service) -> None:
     """Kill the dispatcher (-9) with one job running and three waiting: the web server goes
     on, a new dispatcher is started, and every job ends (the first one possibly failed,
     saying why)."""
@@ -242,10 +237,11 @@ def test_archive_file_with_a_corrupt_header(copied):
     assert work_folders(copied) == []
 
 
-def test_output_folder_full(settings_env, tmp_path, tmpfs):
+def test_output_folder_full(settings_env, tmp_path, tmpfs, inventory_db):
     outputs = tmpfs(4096)
     env = {"CP4CDS_WPS_PATHS__OUTPUT_DIR": str(outputs)}
-    with service(settings_env, tmp_path / "var", env=env, max_running=1) as running:
+    with service(settings_env, tmp_path / "var", env=env, inventory=inventory_db,
+                 max_running=1) as running:  # fmt: skip
         assert health(running)[0] == 200
         # jobs running or queued when the folder fills up fail saying so
         running_job, queued_job = running.submit(SLOW), running.submit(QUICK)

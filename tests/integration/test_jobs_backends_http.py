@@ -1,5 +1,10 @@
 """The job scenarios of test_jobs_http on the remote backends: a real one-node Slurm cluster
-and a real dask.distributed scheduler with a worker, through the HTTP interface."""
+and a real dask.distributed scheduler with a worker, through the HTTP interface.
+
+Only the scenarios where a remote backend behaves differently run here: how jobs wait and
+run two at a time, a worker killed, the wall time, and a new dispatcher finding the jobs
+running on the cluster after a restart (the dispatcher killed by -9 comes back the same way
+on every backend: tests/integration/test_faults_http.py runs it on the local one)."""
 
 from __future__ import annotations
 
@@ -15,7 +20,6 @@ import pytest
 
 from ..jobs.conftest import QUICK, SLOW
 from .conftest import _free_port
-from .test_faults_http import dispatcher_killed_mid_job
 from .test_jobs_http import Service, final_document, job_id, restart_loses_no_job, service
 
 pytestmark = pytest.mark.realdata
@@ -56,11 +60,12 @@ def backend_settings(request, backend: str) -> dict[str, object]:
 
 
 @pytest.fixture(scope="module", params=["slurm", "dask"])
-def remote(request, settings_env, tmp_path_factory) -> Iterator[Service]:
+def remote(request, settings_env, tmp_path_factory, inventory_db) -> Iterator[Service]:
     """A service whose jobs run on Slurm or on Dask, two at a time."""
     settings = backend_settings(request, request.param)
     var_dir = tmp_path_factory.mktemp(request.param)
-    with service(settings_env, var_dir, max_running=2, max_queued=50, **settings) as running:
+    with service(settings_env, var_dir, inventory=inventory_db, max_running=2, max_queued=50,
+                 **settings) as running:  # fmt: skip
         yield running
 
 
@@ -78,10 +83,15 @@ def worker_pids(job: str) -> list[int]:
     return [int(pid) for pid in found.stdout.split()]
 
 
+#: Jobs submitted to a remote backend two at a time: three rounds of two (every job there is
+#: a fresh interpreter, some 2.5 s of CPU).
+REMOTE_JOBS = 6
+
+
 def test_jobs_run_two_at_a_time_and_all_succeed(remote):
-    status_urls = [remote.submit(QUICK) for _ in range(10)]
+    status_urls = [remote.submit(QUICK) for _ in range(REMOTE_JOBS)]
     documents = [final_document(url, timeout=300) for url in status_urls]
-    assert sum("ProcessSucceeded" in document for document in documents) == 10
+    assert sum("ProcessSucceeded" in document for document in documents) == REMOTE_JOBS
     jobs = [remote.store.get(job_id(url)) for url in status_urls]
     assert {job.state for job in jobs} == {"succeeded"}
     assert {job.backend for job in jobs} == {remote.env["CP4CDS_WPS_JOBS__BACKEND"]}
@@ -105,12 +115,13 @@ def test_killed_worker_fails_its_job(remote):
     assert remote.store.get(job_id(status_url)).state == "failed"
 
 
-def test_restart_loses_no_job(settings_env, tmp_path, backend):
-    restart_loses_no_job(settings_env, tmp_path / "var", **backend)
+def test_restart_loses_no_job(settings_env, tmp_path, inventory_db, backend):
+    restart_loses_no_job(settings_env, tmp_path / "var", inventory_db, **backend)
 
 
-def test_wall_time_exceeded(settings_env, tmp_path, backend):
-    with service(settings_env, tmp_path / "var", wall_time=2, **backend) as running:
+def test_wall_time_exceeded(settings_env, tmp_path, inventory_db, backend):
+    with service(settings_env, tmp_path / "var", inventory=inventory_db, wall_time=2,
+                 **backend) as running:  # fmt: skip
         status_url = running.submit(SLOW)
         document = final_document(status_url, timeout=180)
         assert "ProcessFailed" in document and "exceeded the wall time of 2 s" in document
@@ -120,7 +131,3 @@ def test_wall_time_exceeded(settings_env, tmp_path, backend):
         while worker_pids(job.id):  # the worker was stopped, not left running
             assert time.monotonic() < deadline, worker_pids(job.id)
             time.sleep(0.5)
-
-
-def test_dispatcher_killed_mid_job(remote):
-    dispatcher_killed_mid_job(remote)

@@ -30,10 +30,12 @@ BARS, LINE = (0x2F, 0x81, 0xF7), (0xD1, 0x24, 0x2F)
 
 
 @pytest.fixture(scope="module")
-def watched(settings_env, tmp_path_factory) -> Iterator[Service]:
+def watched(settings_env, tmp_path_factory, inventory_db) -> Iterator[Service]:
     """A service of its own (its checks get broken here) after some traffic: WPS requests,
     one job run to its end and one archive file downloaded."""
-    with service(settings_env, tmp_path_factory.mktemp("watched")) as running:
+    with service(
+        settings_env, tmp_path_factory.mktemp("watched"), inventory=inventory_db
+    ) as running:
         wps = running.wps_url
         for query in ("request=GetCapabilities", "version=1.0.0&request=DescribeProcess"
                       "&identifier=subset"):  # fmt: skip

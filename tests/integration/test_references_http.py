@@ -35,10 +35,10 @@ def site() -> Iterator[Site]:
 
 
 @pytest.fixture(scope="module")
-def allowing(settings_env, tmp_path_factory, site) -> Iterator[Service]:
+def allowing(settings_env, tmp_path_factory, site, inventory_db) -> Iterator[Service]:
     """A service fetching references under the site's /shapes/."""
     env = {**settings_env, "CP4CDS_WPS_REFERENCES__ALLOWED_PREFIXES": f"{site.url}/shapes/"}
-    with service(env, tmp_path_factory.mktemp("references")) as running:
+    with service(env, tmp_path_factory.mktemp("references"), inventory=inventory_db) as running:
         yield running
 
 

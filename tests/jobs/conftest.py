@@ -7,14 +7,12 @@ import os
 import re
 import urllib.parse
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from werkzeug.test import Client
 
-from cp4cds_wps.config import get_settings, load_settings
-from cp4cds_wps.inventory import Inventory
+from cp4cds_wps.config import get_settings
 from cp4cds_wps.jobs.store import JobStore, jobs_table
 
 POSTGRES_ENV = "CP4CDS_WPS_TEST_POSTGRES_URL"
@@ -24,13 +22,22 @@ QUICK = (
     "collection=cmip5.output1.MOHC.HadGEM2-ES.historical.mon.atmos.Amon.r1i1p1.latest.tas;"
     "time=1900-01-01/1900-12-30"
 )
-#: A request taking several seconds: two daily datasets of 34,000 and 58,000 steps cut to an
-#: area, reported as 0 %, 50 % and 100 %.
-SLOW = (
-    "collection=c3s-cmip5.output1.ICHEC.EC-EARTH.historical.day.atmos.day.r1i1p1.tas.v20131231,"
-    "c3s-cordex.output.EUR-11.IPSL.MOHC-HadGEM2-ES.rcp85.r1i1p1.IPSL-WRF381P.v1.day.psl.v20190212;"
+#: A job of several seconds: daily tas of 160 years (58,000 steps in 16 files) cut to an
+#: area, the heavy part of :data:`SLOW`.
+MEDIUM = (
+    "collection=c3s-cmip5.output1.ICHEC.EC-EARTH.historical.day.atmos.day.r1i1p1.tas.v20131231;"
     "area=0,10,20,60"
 )
+#: A request taking several seconds in two steps, reported as 0 %, 50 % (for the seconds of
+#: the second) and 100 %: QUICK's monthly dataset whole, then :data:`MEDIUM`'s, cut to an area.
+SLOW = (
+    "collection=cmip5.output1.MOHC.HadGEM2-ES.historical.mon.atmos.Amon.r1i1p1.latest.tas,"
+    "c3s-cmip5.output1.ICHEC.EC-EARTH.historical.day.atmos.day.r1i1p1.tas.v20131231;"
+    "area=0,10,20,60"
+)
+#: :data:`SLOW` on 60 years: two steps of which the second lasts a second or more (long
+#: enough to see the 50 % between polls), for the tests of progress reports.
+STEPS = SLOW.replace(";area=", ";time=1860-01-01/1919-12-30;area=")
 
 
 def pytest_configure(config):
@@ -55,18 +62,6 @@ def store(request, tmp_path) -> Iterator[JobStore]:
     with store.engine.begin() as conn:
         conn.execute(jobs_table.delete())
     store.engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def inventory_db(tmp_path_factory, archive_dir) -> Path:
-    """The test archive's inventory, scanned once for all job tests."""
-    path = tmp_path_factory.mktemp("inventory") / "inventory.sqlite"
-    env = {
-        "CP4CDS_WPS_ARCHIVE__BASE_DIR": str(archive_dir),
-        "CP4CDS_WPS_PATHS__INVENTORY_DB": str(path),
-    }
-    Inventory.from_settings(load_settings(env=env)).ensure_scanned()
-    return path
 
 
 @pytest.fixture

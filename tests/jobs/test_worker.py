@@ -11,7 +11,7 @@ import pytest
 from cp4cds_wps.jobs import worker
 from cp4cds_wps.jobs.store import JobStore
 
-from .conftest import QUICK, SLOW, status_document, submit
+from .conftest import QUICK, STEPS, status_document, submit
 
 pytestmark = pytest.mark.realdata
 
@@ -48,7 +48,7 @@ def test_runs_a_claimed_job_and_records_its_outputs(store, wps, service_settings
 
 
 def test_reports_progress_to_the_store(store, wps):
-    job_id = submit(wps, SLOW)
+    job_id = submit(wps, STEPS)
     store.claim_next("local")
     seen: set[int] = set()
     process = start_worker(job_id)
