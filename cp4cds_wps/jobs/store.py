@@ -241,7 +241,11 @@ class JobStore:
             yield conn
 
     def ping(self) -> bool:
-        """Whether the database answers."""
+        """Whether the database answers; on SQLite, also whether its file is still there
+        (the pooled connections would answer from a file deleted or replaced)."""
+        path = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        if path and path != ":memory:" and not Path(path).is_file():
+            return False
         try:
             with self._reading() as conn:
                 conn.execute(sa.select(sa.func.count()).select_from(jobs_table))

@@ -225,3 +225,15 @@ def test_a_synchronous_run_is_recorded_final_with_its_owner(store):
     assert job.final and job.finished is not None
     assert store.claim_next("local") is None  # nothing to run
     assert [j.id for j in store.expired(utcnow() + timedelta(seconds=1))] == ["s"]
+
+
+def test_ping_fails_when_the_database_file_is_gone(tmp_path):
+    path = tmp_path / "jobs.sqlite"
+    store = JobStore(f"sqlite:///{path}")
+    assert store.ping()
+    path.rename(tmp_path / "aside.sqlite")
+    path.mkdir()  # what stands at the path cannot serve as the database
+    assert not store.ping()  # although the pooled connections still answer
+    path.rmdir()
+    (tmp_path / "aside.sqlite").rename(path)
+    assert store.ping()
