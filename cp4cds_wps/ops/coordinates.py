@@ -10,7 +10,11 @@ Seen on real files, each breaking CF 1.8 in every output that keeps the coordina
 - cell indices (``i``/``j``, ``nlon``/``nlat``) or degrees (``x``/``y``) named
   ``projection_x_coordinate``/``projection_y_coordinate``, which CF reserves for lengths in
   a map projection: the standard name is removed (``long_name``, ``units`` and ``axis``
-  stay).
+  stay);
+- cell bounds whose ``standard_name``, ``units`` or ``formula_terms`` differ from (or are
+  absent on) their coordinate's (CESM2's ``lev_bnds``: a hybrid sigma-pressure formula the
+  ``lev`` it bounds lacks): CF 7.1 makes bounds inherit those of the coordinate, so the
+  bounds' own are removed.
 
 Each repair is noted (:func:`cp4cds_wps.ops.notes.note`) for the output's history and
 provenance.
@@ -27,6 +31,8 @@ __all__ = ["repaired_coordinates"]
 
 #: The direction CF's standard names of vertical coordinates imply.
 POSITIVE = {"height": "up", "altitude": "up", "depth": "down"}
+#: Attributes that cell bounds inherit from their coordinate (CF 7.1).
+INHERITED = ("standard_name", "units", "formula_terms", "formula")
 #: Standard names of coordinates in a map projection, which CF measures in lengths.
 PROJECTION = ("projection_x_coordinate", "projection_y_coordinate")
 
@@ -41,8 +47,8 @@ def _is_length(units: object) -> bool:
 
 def repaired_coordinates(ds: xr.Dataset) -> xr.Dataset:
     """``ds`` with the ``positive`` attribute of vertical coordinates, the standard name of
-    the time axis and projection standard names of index coordinates repaired where they
-    break CF; ``ds`` itself when nothing needs it.
+    the time axis, projection standard names of index coordinates and attributes of cell
+    bounds repaired where they break CF; ``ds`` itself when nothing needs it.
 
     Parameters
     ----------
@@ -72,6 +78,19 @@ def repaired_coordinates(ds: xr.Dataset) -> xr.Dataset:
                 f"{name}: standard_name {standard_name!r} removed: its units "
                 f"{coord.attrs.get('units', '1')!r} are not a length in a map projection"
             )
+        bounds = coord.attrs.get("bounds")
+        if bounds in ds.variables and bounds != name:
+            differing = [
+                key
+                for key in INHERITED
+                if key in ds[bounds].attrs and ds[bounds].attrs[key] != coord.attrs.get(key)
+            ]
+            if differing:
+                repairs.setdefault(str(bounds), {}).update(dict.fromkeys(differing))
+                note(
+                    f"{bounds}: {', '.join(differing)} removed: bounds inherit those of "
+                    f"{name} (CF 7.1), which differ"
+                )
     time = ds.coords.get("time")
     if time is not None and time.dtype.kind in "OM" and "standard_name" not in time.attrs:
         repairs.setdefault("time", {})["standard_name"] = "time"

@@ -95,3 +95,27 @@ def test_projection_coordinates_in_lengths_keep_their_name():
         x=("x", [0.0, 1000.0], {"standard_name": "projection_x_coordinate", "units": "km"})
     )
     assert repaired_coordinates(ds) is ds
+
+
+def test_bounds_lose_attributes_that_differ_from_their_coordinates(tmp_path):
+    # CESM2's cl: lev_bnds has a hybrid sigma-pressure standard name, units and formula
+    # terms that the lev it bounds lacks
+    ds = regular(30.0).expand_dims(lev=[0.5, 0.8], axis=1)
+    ds["lev"].attrs = {"axis": "Z", "positive": "down", "units": "1", "bounds": "lev_bnds",
+                       "long_name": "hybrid level"}  # fmt: skip
+    ds["a_bnds"] = (("lev", "bnds"), [[0.1, 0.2], [0.2, 0.3]])
+    ds["lev_bnds"] = (("lev", "bnds"), [[0.4, 0.6], [0.6, 1.0]])
+    ds["lev_bnds"].attrs = {
+        "standard_name": "atmosphere_hybrid_sigma_pressure_coordinate",
+        "units": "hPa",
+        "formula_terms": "a: a_bnds",
+    }
+    assert any("lev_bnds" in f for f in cf_failures(_written(ds, tmp_path / "raw.nc")))
+    with recorded_notes() as notes:
+        out = repaired_coordinates(ds)
+    assert notes == [
+        "lev_bnds: standard_name, units, formula_terms removed: bounds inherit those of lev "
+        "(CF 7.1), which differ"
+    ]
+    assert out.lev_bnds.attrs == {}
+    assert not {f for f in cf_failures(_written(out, tmp_path / "out.nc")) if "lev" in f}
