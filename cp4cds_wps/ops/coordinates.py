@@ -11,10 +11,11 @@ Seen on real files, each breaking CF 1.8 in every output that keeps the coordina
   ``projection_x_coordinate``/``projection_y_coordinate``, which CF reserves for lengths in
   a map projection: the standard name is removed (``long_name``, ``units`` and ``axis``
   stay);
-- cell bounds whose ``standard_name``, ``units`` or ``formula_terms`` differ from (or are
-  absent on) their coordinate's (CESM2's ``lev_bnds``: a hybrid sigma-pressure formula the
-  ``lev`` it bounds lacks): CF 7.1 makes bounds inherit those of the coordinate, so the
-  bounds' own are removed.
+- cell bounds whose ``standard_name``, ``units``, ``axis``, ``positive`` or
+  ``formula_terms`` differ from (or are absent on) their coordinate's (CESM2's
+  ``lev_bnds``: a hybrid sigma-pressure formula the ``lev`` it bounds lacks; GFDL's
+  ``lon_bnds`` with ``axis: X`` on 2-D longitudes, which are no axis): CF 7.1 makes bounds
+  inherit those of the coordinate, so the bounds' own are removed.
 
 Each repair is noted (:func:`cp4cds_wps.ops.notes.note`) for the output's history and
 provenance.
@@ -32,7 +33,7 @@ __all__ = ["repaired_coordinates"]
 #: The direction CF's standard names of vertical coordinates imply.
 POSITIVE = {"height": "up", "altitude": "up", "depth": "down"}
 #: Attributes that cell bounds inherit from their coordinate (CF 7.1).
-INHERITED = ("standard_name", "units", "formula_terms", "formula")
+INHERITED = ("standard_name", "units", "axis", "positive", "formula_terms", "formula")
 #: Standard names of coordinates in a map projection, which CF measures in lengths.
 PROJECTION = ("projection_x_coordinate", "projection_y_coordinate")
 

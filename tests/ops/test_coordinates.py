@@ -119,3 +119,20 @@ def test_bounds_lose_attributes_that_differ_from_their_coordinates(tmp_path):
     ]
     assert out.lev_bnds.attrs == {}
     assert not {f for f in cf_failures(_written(out, tmp_path / "out.nc")) if "lev" in f}
+
+
+def test_bounds_of_two_dimensional_longitudes_lose_their_axis(tmp_path):
+    # GFDL ocean files: lon_bnds(y, x, vertex) with axis X; xarray drops the units it shares
+    # with lon when writing, and a checker then takes lon_bnds for a longitude without units
+    ds = curvilinear(60.0)
+    ds.lon.attrs["bounds"] = "vertices_longitude"
+    ds.vertices_longitude.attrs = {"units": "degrees_east", "axis": "X"}
+    assert "longitude variable 'vertices_longitude' must define units" in cf_failures(
+        _written(ds, tmp_path / "raw.nc")
+    )
+    with recorded_notes() as notes:
+        out = repaired_coordinates(ds)
+    assert notes == [
+        "vertices_longitude: axis removed: bounds inherit those of lon (CF 7.1), which differ"
+    ]
+    assert not cf_failures(_written(out, tmp_path / "out.nc"))
