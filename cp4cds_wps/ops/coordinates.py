@@ -11,6 +11,8 @@ Seen on real files, each breaking CF 1.8 in every output that keeps the coordina
   ``projection_x_coordinate``/``projection_y_coordinate``, which CF reserves for lengths in
   a map projection: the standard name is removed (``long_name``, ``units`` and ``axis``
   stay);
+- CMOR's names of generic model levels (``alevel``, ``olevel``, ...) as a coordinate's
+  standard name (CESM2's ``lev``): no CF standard names, so removed;
 - cell bounds whose ``standard_name``, ``units``, ``axis``, ``positive`` or
   ``formula_terms`` differ from (or are absent on) their coordinate's (CESM2's
   ``lev_bnds``: a hybrid sigma-pressure formula the ``lev`` it bounds lacks; GFDL's
@@ -32,6 +34,8 @@ __all__ = ["repaired_coordinates"]
 
 #: The direction CF's standard names of vertical coordinates imply.
 POSITIVE = {"height": "up", "altitude": "up", "depth": "down"}
+#: CMOR's names of generic vertical levels (CMIP6_coordinate.json), not CF standard names.
+GENERIC_LEVELS = ("alevel", "alevhalf", "olevel", "olevhalf")
 #: Attributes that cell bounds inherit from their coordinate (CF 7.1).
 INHERITED = ("standard_name", "units", "axis", "positive", "formula_terms", "formula")
 #: Standard names of coordinates in a map projection, which CF measures in lengths.
@@ -73,6 +77,9 @@ def repaired_coordinates(ds: xr.Dataset) -> xr.Dataset:
             repairs.setdefault(str(name), {})["positive"] = implied
             note(f"{name}: positive {implied!r} added, as its standard name implies")
         standard_name = coord.attrs.get("standard_name")
+        if standard_name in GENERIC_LEVELS:
+            repairs.setdefault(str(name), {})["standard_name"] = None
+            note(f"{name}: standard_name {standard_name!r} (a CMOR level name, not CF) removed")
         if standard_name in PROJECTION and not _is_length(coord.attrs.get("units", "1")):
             repairs.setdefault(str(name), {})["standard_name"] = None
             note(
