@@ -78,7 +78,9 @@ def repaired_coordinates(ds: xr.Dataset) -> xr.Dataset:
             note(f"{name}: positive {implied!r} added, as its standard name implies")
         standard_name = coord.attrs.get("standard_name")
         if standard_name in GENERIC_LEVELS:
-            repairs.setdefault(str(name), {})["standard_name"] = None
+            # a long_name in its place, as CF recommends one of them (CESM2's lev: its title)
+            long_name = coord.attrs.get("long_name", coord.attrs.get("title", standard_name))
+            repairs.setdefault(str(name), {}).update(standard_name=None, long_name=long_name)
             note(f"{name}: standard_name {standard_name!r} (a CMOR level name, not CF) removed")
         if standard_name in PROJECTION and not _is_length(coord.attrs.get("units", "1")):
             repairs.setdefault(str(name), {})["standard_name"] = None

@@ -102,7 +102,7 @@ def test_a_cmor_level_name_and_bounds_attributes_differing_from_the_coordinate_g
     # sigma-pressure standard name, units and formula terms that lev lacks
     ds = regular(30.0).expand_dims(lev=[0.5, 0.8], axis=1)
     ds["lev"].attrs = {"axis": "Z", "positive": "down", "units": "1", "bounds": "lev_bnds",
-                       "long_name": "hybrid level", "standard_name": "alevel"}  # fmt: skip
+                       "title": "hybrid level", "standard_name": "alevel"}  # fmt: skip
     ds["a_bnds"] = (("lev", "bnds"), [[0.1, 0.2], [0.2, 0.3]], {"long_name": "a coefficient"})
     ds["lev_bnds"] = (("lev", "bnds"), [[0.4, 0.6], [0.6, 1.0]])
     ds["lev_bnds"].attrs = {
@@ -119,6 +119,7 @@ def test_a_cmor_level_name_and_bounds_attributes_differing_from_the_coordinate_g
         "(CF 7.1), which differ",
     ]
     assert out.lev_bnds.attrs == {} and "standard_name" not in out.lev.attrs
+    assert out.lev.attrs["long_name"] == "hybrid level"
     assert not cf_failures(_written(out, tmp_path / "out.nc"))
 
 
