@@ -8,7 +8,8 @@ Each cell ends ``pass``, ``refused`` (a typed error of :mod:`cp4cds_wps.errors` 
 unlisted or untyped error, a listed refusal that did not happen, CF failures, wrong values).
 
 To stay cheap, operations over whole datasets read only their first files (up to
-:data:`MAX_STEPS` time steps), and the subset selects the first :data:`SUBSET_STEPS` steps.
+:data:`MAX_STEPS` time steps; regrids their first file, as CDO does), and the subset
+selects the first :data:`SUBSET_STEPS` steps.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import xarray as xr
 
 from cp4cds_wps.errors import ServiceError
 from cp4cds_wps.inventory import Dataset, FileRecord, Inventory
+from cp4cds_wps.ops.cells import cell_corners
+from cp4cds_wps.ops.grid import horizontal_grid
 from cp4cds_wps.ops.params import Area, TimeRange
 from cp4cds_wps.ops.regrid import GridSpec
 from cp4cds_wps.tasks.average import (
@@ -258,37 +261,37 @@ def run_periods_cell(inventory: Inventory, dataset: Dataset, out: Path, freq: st
 
 def run_regrid_cell(inventory: Inventory, dataset: Dataset, out: Path, method: str) -> None:
     request = RegridRequest((dataset.id,), method, TARGET)
-    plans = restricted(plan_regrid(request, inventory))
+    plans = tuple(
+        dataclasses.replace(p, files=p.files[:1]) for p in plan_regrid(request, inventory)
+    )
     run_regrid(request, plans, out_dir=out, out_url="http://test/outputs", time_chunk=120)
     path = only_file(out)
     check_cf(path)
     work = out.parent / "cdo"
     work.mkdir(exist_ok=True)
-    source = cdo_source(plans[0].files, dataset.variable)
+    source = cdo_source(plans[0].files[0].path, dataset.variable, method)
     expected = cdo_remap(source, method, TARGET, work, dataset.variable)
     with xr.open_dataset(path, decode_times=CFTIME) as result:
         ours = result[dataset.variable].values.astype(float)
     assert_close(ours.reshape(expected.shape), expected, f"{method} regrid vs CDO", CDO_RTOL)
 
 
-def cdo_source(files: tuple[FileRecord, ...], variable: str) -> xr.Dataset:
-    """The input of CDO: the variable of the files, on a regular grid (1-D latitude and
-    longitude) as that grid alone, without the 2-D copies of its coordinates some files
-    add (CDO would take the grid for a curvilinear one without corners); where a regular
-    grid has no bounds, with bounds midway between the centres (as the service takes them);
-    where its cells leave gaps between them (a sparse selection of a grid), with each cell
-    covering only its own bounds (:func:`tests.cdo_reference.gaps_as_missing_cells`)."""
-    ds = xr.open_mfdataset(
-        [f.path for f in files], decode_times=False, data_vars="minimal", coords="minimal",
-        compat="override", combine="nested", concat_dim="time",
-    ).load()  # fmt: skip
+def cdo_source(path: Path, variable: str, method: str) -> xr.Dataset | Path:
+    """The input of CDO: the file itself, or on a regular grid (1-D latitude and longitude)
+    that grid alone, without the 2-D copies of its coordinates some files add (CDO would
+    take the grid for a curvilinear one without corners); where a regular grid has no
+    bounds, with bounds midway between the centres (as the service takes them); for
+    conservative regrids of cells that leave gaps between them (a sparse selection of a
+    grid), with each cell covering only its own bounds
+    (:func:`tests.cdo_reference.gaps_as_missing_cells`)."""
+    ds = xr.open_dataset(path, decode_times=False).load()
     regular = [
         n
         for n in ("lat", "lon")
         if n in ds.coords and ds[n].dims == (n,) and n in ds[variable].dims
     ]
     if len(regular) < 2:
-        return ds
+        return _as_unstructured(ds, variable) if method == "conservative" else path
     two_d = [n for n, v in ds.coords.items() if v.ndim == 2 and n not in ds[variable].dims]
     ds = ds.drop_vars(two_d)
     ds[variable].attrs.pop("coordinates", None)
@@ -305,11 +308,48 @@ def cdo_source(files: tuple[FileRecord, ...], variable: str) -> xr.Dataset:
         elif bounds != f"{name}_bnds":
             ds = ds.rename({bounds: f"{name}_bnds"})
             ds[name].attrs["bounds"] = f"{name}_bnds"
-    if _has_gaps(ds):
+    if method == "conservative" and _has_gaps(ds):
         if "time" not in ds[variable].dims:
             ds = ds.expand_dims(time=xr.Variable("time", [0.0], {"units": "days since 2000-1-1"}))
         return gaps_as_missing_cells(ds, variable)
     return ds
+
+
+def _as_unstructured(ds: xr.Dataset, variable: str) -> xr.Dataset | Path:
+    """A 2-D grid with cell vertices as an unstructured grid of the same cells, which CDO
+    remaps cell by cell (as a curvilinear grid, CDO finds no overlaps of sparse cells)."""
+    raw = reference.read_raw([Path(ds.encoding["source"])], variable)
+    if raw.lat is None or raw.lat.ndim != 2 or raw.lat_bounds is None or raw.lon_bounds is None:
+        return Path(ds.encoding["source"])
+    dims = raw.lat.dims
+    lat_b, lon_b = raw.lat_bounds, raw.lon_bounds
+    if not (np.isfinite(lat_b).all() and np.abs(lat_b).max() <= 90):
+        # corrupt vertices: the corners the service derives from the cell centres instead
+        # (noted in its output), which CDO then remaps
+        opened = xr.open_dataset(ds.encoding["source"])
+        corners = cell_corners(opened, horizontal_grid(opened))
+        lat_b, lon_b = corners.lat, corners.lon
+    data = raw.data.stack(cell=dims).drop_vars([*dims, "cell"], errors="ignore")
+    corners = lat_b.shape[-1]
+    flat = {"lat": raw.lat.values.ravel(), "lon": raw.lon.values.ravel()}
+    lat_attrs = {"standard_name": "latitude", "units": "degrees_north", "bounds": "lat_bnds"}
+    lon_attrs = {"standard_name": "longitude", "units": "degrees_east", "bounds": "lon_bnds"}
+    out = xr.Dataset(
+        {
+            variable: data.drop_vars([c for c in data.coords if c != "time"]).variable,
+            "lat_bnds": (("cell", "nv"), lat_b.reshape(-1, corners)),
+            "lon_bnds": (("cell", "nv"), lon_b.reshape(-1, corners)),
+        },
+        coords={
+            "lat": ("cell", flat["lat"], lat_attrs),
+            "lon": ("cell", flat["lon"], lon_attrs),
+        },
+    )
+    out[variable].attrs = {"coordinates": "lat lon"}
+    if "time" in out.dims:
+        out = out.assign_coords(time=("time", np.arange(out.sizes["time"], dtype=float),
+                                      {"units": "days since 2000-1-1"}))  # fmt: skip
+    return out
 
 
 def _has_gaps(ds: xr.Dataset) -> bool:

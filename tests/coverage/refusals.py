@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from cp4cds_wps.errors import DatasetInconsistent, InvalidParameter, ServiceError
+from cp4cds_wps.errors import DatasetInconsistent, InvalidParameter, NoDataSelected, ServiceError
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,20 @@ REFUSALS: tuple[Refusal, ...] = (
         InvalidParameter,
         "longitude",
     ),
+    Refusal(
+        "CMIP6.CMIP.MPI-M.ICON-ESM-LR.*",
+        ("regrid_bilinear",),
+        "an unstructured grid (ICON's triangles): bilinear interpolation needs rows and columns",
+        InvalidParameter,
+        "bilinear interpolation needs a structured grid",
+    ),
+    Refusal(
+        "CMIP6.DCPP.DWD.MPI-ESM1-2-LR.dcppA-hindcast.s1980-*.day.tasmax.*",
+        ("regrid_bilinear",),
+        "sampled to a single latitude row: no target centre lies between the cell centres",
+        NoDataSelected,
+        "has a single row or column",
+    ),
 )
 
 
@@ -122,4 +136,4 @@ def expected_refusal(dataset_id: str, operation: str) -> Refusal | None:
     return None
 
 
-__all__ = ["ALL", "REFUSALS", "DatasetInconsistent", "InvalidParameter", "Refusal"]
+__all__ = ["ALL", "REFUSALS", "Refusal", "expected_refusal"]
