@@ -88,6 +88,11 @@ def _coordinate(ds: xr.Dataset, data: xr.DataArray, kind: str) -> xr.DataArray |
 
 
 def _rotated_axes(ds: xr.Dataset, data: xr.DataArray) -> dict:
+    """The rotated latitude and longitude axes of a rotated-pole grid (a grid mapping
+    ``rotated_latitude_longitude``), with their bounds."""
+    mappings = [v.attrs.get("grid_mapping_name") for v in ds.variables.values()]
+    if "rotated_latitude_longitude" not in mappings:
+        return {}
     axes = {}
     for kind in ("grid_latitude", "grid_longitude"):
         for name, var in ds.variables.items():

@@ -37,6 +37,7 @@ class Refusal:
         return f"{self.error.__name__} containing {self.phrase!r}: {self.reason}"
 
 
+#: Every operation of the matrix (its columns, :data:`tests.coverage.matrix.OPERATIONS`).
 ALL = (
     "subset",
     "mean_time",
@@ -97,6 +98,13 @@ REFUSALS: tuple[Refusal, ...] = (
         "a month mean needs finer data",
     ),
     Refusal(
+        "cmip5.output1.IPSL.IPSL-CM5A-MR.rcp45.mon.ocean.Omon.r1i1p1.*.zostoga",
+        ("average_year",),
+        "sampled in time to steps about 100 months apart: a yearly mean needs finer steps",
+        InvalidParameter,
+        "a year mean needs finer data",
+    ),
+    Refusal(
         "*.zostoga*",
         GRID_OPERATIONS,
         "a global mean series (zostoga): no latitude/longitude grid",
@@ -116,6 +124,21 @@ REFUSALS: tuple[Refusal, ...] = (
         "an unstructured grid (ICON's triangles): bilinear interpolation needs rows and columns",
         InvalidParameter,
         "bilinear interpolation needs a structured grid",
+    ),
+    *(
+        Refusal(
+            pattern,
+            ("regrid_bilinear",),
+            f"sampled to {cells} cell(s): no target centre lies between the cell centres",
+            NoDataSelected,
+            "no cell of the target grid",
+        )
+        for pattern, cells in (
+            ("c3s-cica-atlas.pr.CMIP5.rcp26.mon.*", "1x2"),
+            ("cmip5.output1.IPSL.IPSL-CM5A-LR.historical.mon.atmos.Amon.r1i1p1.*.tas", "1x1"),
+            ("CMIP6.ScenarioMIP.MPI-M.MPI-ESM1-2-LR.ssp370.r1i1p1f1.fx.mrsofc.gn.*", "1x2"),
+            ("cordex.output.ANT-44.KNMI.ECMWF-ERAINT.evaluation.r1i1p1.KNMI-RACMO21P.*", "1x2"),
+        )
     ),
     Refusal(
         "CMIP6.DCPP.DWD.MPI-ESM1-2-LR.dcppA-hindcast.s1980-*.day.tasmax.*",

@@ -17,7 +17,7 @@ from tests.coverage.matrix import OPERATIONS, run_cell
 pytestmark = pytest.mark.realdata
 
 #: One dataset per project, grid kind (regular, sparse, curvilinear, rotated pole,
-#: unstructured, ensemble, no grid) and frequency (fixed, daily, monthly).
+#: unstructured, no grid) and frequency (fixed, daily, monthly).
 REPRESENTATIVE = (
     "cmip5.output1.MOHC.HadGEM2-ES.historical.mon.atmos.Amon.r1i1p1.latest.tas",
     "cmip5.output1.INM.inmcm4.rcp45.mon.ocean.Omon.r1i1p1.latest.zostoga",
@@ -25,9 +25,9 @@ REPRESENTATIVE = (
     "CMIP6.CMIP.NOAA-GFDL.GFDL-ESM4.historical.r1i1p1f1.SImon.siconc.gn.latest",
     "CMIP6.CMIP.MPI-M.ICON-ESM-LR.historical.r1i1p1f1.Amon.tas.gn.v20210215",
     "CMIP6.DCPP.DWD.MPI-ESM1-2-LR.dcppA-hindcast.s1980-r1i1p1f1.day.tasmax.gn.v20220126",
-    "CMIP6.ScenarioMIP.IPSL.IPSL-CM6A-LR.ssp119.r1i1p1f1.fx.mrsofc.gr.v20190410",
+    "CMIP6.ScenarioMIP.NCC.NorESM2-MM.ssp126.r1i1p1f1.Ofx.sftof.gn.v20191108",
     "c3s-cordex.output.EUR-11.IPSL.MOHC-HadGEM2-ES.rcp85.r1i1p1.IPSL-WRF381P.v1.day.psl.v20190212",
-    "c3s-cica-atlas.pr.CMIP5.rcp26.mon.v1",
+    "c3s-cica-atlas.t.E-OBS.mon.v1",
     "c3s-cmip5.output1.ICHEC.EC-EARTH.historical.day.atmos.day.r1i1p1.tas.v20131231",
 )
 
