@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: install start stop status test lint bench screenshots notebook-check clean
+.PHONY: install start stop status test lint coverage-matrix bench screenshots notebook-check clean
 
 $(BIN)/cp4cds-wps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ status:
 ## run the linters and the whole test suite (listing its 20 slowest steps)
 test: install lint
 	$(BIN)/python -m pytest --durations=20
+
+## the whole coverage matrix (every dataset x every operation, the cells of pytest -m matrix):
+## its table in docs/coverage.md; fails when a cell fails
+coverage-matrix: install
+	$(BIN)/python -m tests.coverage.report --out docs/coverage.md
 
 lint: install
 	$(BIN)/ruff check cp4cds_wps tests benchmarks

@@ -60,23 +60,27 @@ def cdo_remap(
 def gaps_as_missing_cells(ds: xr.Dataset, variable: str = "tas") -> xr.Dataset:
     """``variable`` of a regular ``ds`` whose cells leave gaps between them (a sparse
     selection of a grid) with a cell of missing values in each gap, and one closing the
-    longitudes round the globe when they do not.
+    longitudes round the globe when they do not; other axes (time, levels, members) are
+    kept.
 
     CDO takes the 1-D bounds of a rectilinear grid as contiguous edges: remapping the
     result is CDO's remapping of ``ds`` where each cell covers only its own bounds.
     """
     lat, lat_rows = _with_gaps(ds.lat.values, ds.lat_bnds.values, None)
     lon, lon_cols = _with_gaps(ds.lon.values, ds.lon_bnds.values, ds.lon_bnds.values[0, 0] + 360)
-    values = np.full((ds.sizes["time"], len(lat[0]), len(lon[0])), np.nan)
-    values[:, lat_rows[:, None], lon_cols[None, :]] = ds[variable].transpose("time", "lat", "lon")
+    da = ds[variable]
+    others = [d for d in da.dims if d not in ("lat", "lon")]
+    da = da.transpose(*others, "lat", "lon")
+    values = np.full((*da.shape[:-2], len(lat[0]), len(lon[0])), np.nan)
+    values[..., lat_rows[:, None], lon_cols[None, :]] = da.values
     out = xr.Dataset(
         {
-            variable: (("time", "lat", "lon"), values, ds[variable].attrs),
+            variable: ((*others, "lat", "lon"), values, ds[variable].attrs),
             "lat_bnds": (("lat", "bnds"), lat[1]),
             "lon_bnds": (("lon", "bnds"), lon[1]),
         },
         coords={
-            "time": ds.time.variable,
+            **{d: ds[d].variable for d in others if d in ds.coords},
             "lat": ("lat", lat[0], ds.lat.attrs),
             "lon": ("lon", lon[0], ds.lon.attrs),
         },

@@ -11,14 +11,23 @@ CFTIME = xr.coders.CFDatetimeCoder(use_cftime=True)
 
 
 def cf_failures(path) -> set[str]:
-    """Failed high-priority checks of the IOOS compliance checker (CF 1.8)."""
+    """Failed high-priority checks of the IOOS compliance checker (CF 1.8).
+
+    The checker's own crash on a labelled axis of several regions (CF 6.1.1, e.g. the
+    ``sector`` of ocean basins of ``msftmz``: it joins every label into one name) is not a
+    failure of the file: that (medium-priority) check is left out there.
+    """
     from compliance_checker.runner import CheckSuite
 
     suite = CheckSuite()
     suite.load_all_available_checkers()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        results, errors = suite.run_all(suite.load_dataset(str(path)), ["cf:1.8"], [])["cf:1.8"]
+        dataset = suite.load_dataset(str(path))
+        results, errors = suite.run_all(dataset, ["cf:1.8"], [])["cf:1.8"]
+        regions = dataset.get_variables_by_attributes(standard_name="region")
+    if regions and all(var.ndim > 1 for var in regions):
+        errors.pop("check_geographic_region", None)
     assert not errors, errors
     failures = set()
     for result in results:

@@ -185,12 +185,18 @@ def implausible_cells(ds: xr.Dataset) -> ImplausibleCells | None:
 def _axis_check(centres: np.ndarray, bounds: np.ndarray, axis: str) -> tuple[np.ndarray, ...]:
     """The reasons and width ratios of the bounds ``(n, 2)`` of the cells of a 1-D axis."""
     bounds = np.asarray(bounds, dtype=np.float64)
+    invalid = ~np.isfinite(bounds).all(-1)
+    if axis == "latitude":
+        # a cell centred on a pole may have bounds past it (ERA5's -90.125, -89.875): the
+        # cell ends at the pole; bounds past it by more than half the cell are invalid
+        finite = np.where(invalid[:, None], 0.0, bounds)
+        beyond = np.abs(finite) - 90.0
+        width = np.abs(finite[:, -1] - finite[:, 0])
+        invalid |= ((beyond > 1e-6) & (beyond > width[:, None] / 2 + 1e-6)).any(-1)
+        bounds = np.clip(bounds, -90.0, 90.0)
     widths = _widths(bounds, axis)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = widths / _axis_spacing(centres, axis)
-    invalid = ~np.isfinite(bounds).all(-1)
-    if axis == "latitude":
-        invalid |= (np.abs(np.where(invalid[:, None], 0, bounds)) > 90 + 1e-6).any(-1)
     return _reasons(invalid, widths <= 0, ratio), ratio
 
 

@@ -19,6 +19,7 @@ from cp4cds_wps.ops.cells import axis_bounds, cell_corners
 from cp4cds_wps.ops.grid import (
     HorizontalGrid,
     band_areas,
+    derived_axis_bounds,
     derived_corners,
     horizontal_grid,
     polygon_areas,
@@ -49,9 +50,10 @@ def cell_areas(ds: xr.Dataset, *, areacella: xr.DataArray | None = None) -> xr.D
     -------
     xarray.DataArray
         Areas along the grid's dimensions (numpy-backed, small), named ``cell_area``. In m2
-        (``units: m2``) from ``areacella``, from cell bounds, or on 2-D grids without bounds
-        from corners derived from the cell centres; relative weights ``cos(latitude)``
-        (``units: 1``) on regular and unstructured grids without bounds. The attribute
+        (``units: m2``) from ``areacella``, from cell bounds, or on grids without bounds
+        from bounds (regular grids) or corners (2-D grids) derived from the cell centres, as
+        CDO takes them; relative weights ``cos(latitude)`` (``units: 1``) on unstructured
+        grids and single rows or columns without bounds. The attribute
         ``comment`` says which. Cells without area (invalid vertices of unstructured grids)
         get 0.
 
@@ -69,6 +71,10 @@ def cell_areas(ds: xr.Dataset, *, areacella: xr.DataArray | None = None) -> xr.D
     comment = "from cell bounds on a sphere of radius 6371 km"
     if grid.regular:
         bounds = axis_bounds(ds, grid)
+        if bounds is None and min(grid.lat.size, grid.lon.size) > 1:
+            note("cell areas: the grid has no cell bounds; bounds midway between the centres")
+            bounds = derived_axis_bounds(grid)
+            comment = "from bounds midway between the cell centres, sphere of radius 6371 km"
         if bounds is not None:
             return _named(_on(ds, grid, EARTH_RADIUS**2 * band_areas(bounds)), "m2", comment)
     else:

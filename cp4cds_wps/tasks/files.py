@@ -10,6 +10,7 @@ import xarray as xr
 from cp4cds_wps.errors import DatasetInconsistent, InvalidParameter, NoDataSelected, QualityRefused
 from cp4cds_wps.inventory import Dataset, FileRecord, Inventory
 from cp4cds_wps.inventory.records import INCOMPATIBLE
+from cp4cds_wps.ops.coordinates import repaired_coordinates
 from cp4cds_wps.ops.fixes import apply_fixes
 from cp4cds_wps.ops.notes import note
 from cp4cds_wps.ops.open import open_dataset
@@ -132,8 +133,9 @@ def open_files(
 
     The files are verified (:meth:`FileRecord.verified_path`), repeated time steps dropped
     (see :func:`cp4cds_wps.ops.open.open_dataset`), gaps between them noted, and the fixes
-    the known-issues register declares for the dataset applied; each is noted for the
-    output's history and provenance (:mod:`cp4cds_wps.ops.notes`).
+    the known-issues register declares for the dataset applied, and coordinate metadata
+    that breaks CF repaired (:func:`cp4cds_wps.ops.coordinates.repaired_coordinates`); each
+    is noted for the output's history and provenance (:mod:`cp4cds_wps.ops.notes`).
 
     Parameters
     ----------
@@ -157,7 +159,7 @@ def open_files(
     for issue in dataset.issues:
         if issue.kind == "gap" and set(issue.files) <= names:
             note(f"time: {issue.message}; processed as it is, without the missing steps")
-    fixed = apply_fixes(ds, dataset.fixes)
+    fixed = repaired_coordinates(apply_fixes(ds, dataset.fixes))
     if fixed is not ds:
         fixed.set_close(ds.close)  # closing the result closes the files
     return fixed

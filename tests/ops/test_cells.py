@@ -155,6 +155,29 @@ def test_implausible_bounds_of_a_regular_axis_are_replaced_by_midpoints():
     ]
 
 
+def test_cells_centred_on_the_poles_end_at_the_poles():
+    # ERA5's 0.25 degree grid sampled far apart (the IPCC atlas files): its polar cells are
+    # centred on the poles, with bounds a half cell beyond them
+    lat = np.array([-90.0, -40.0, 10.0, 60.0, 90.0])
+    ds = regular(30.0).isel(lat=[0, 1, 2, 3, 4])
+    ds = ds.assign_coords(lat=("lat", lat, ds.lat.attrs))
+    ds["lat_bnds"] = (("lat", "bnds"), np.stack([lat - 0.125, lat + 0.125], -1))
+    assert implausible_cells(ds).count == 0
+    with recorded_notes() as notes:
+        bounds = axis_bounds(ds, horizontal_grid(ds))
+    assert notes == []
+    np.testing.assert_array_equal(bounds.lat[[0, -1]], [[-90.0, -89.875], [89.875, 90.0]])
+    areas = cell_areas(ds).values[:, 0]
+    cap = 6371000.0**2 * (1 - np.sin(np.deg2rad(89.875))) * np.deg2rad(30.0)
+    np.testing.assert_allclose(areas[[0, -1]], cap, rtol=1e-9)
+
+
+def test_latitude_bounds_far_beyond_a_pole_are_invalid():
+    ds = regular(30.0)
+    ds.lat_bnds.values[0] = [-150.0, -60.0]
+    assert implausible_cells(ds).summary() == [f"12 of 72 cells: {INVALID}"]
+
+
 @pytest.mark.realdata
 def test_the_corrupt_vertices_of_an_archive_ocean_grid_are_found_and_repaired(archive_dir):
     # EC-Earth3-Veg's ORCA grid in the archive: vertex longitudes that jump at the fold

@@ -225,17 +225,17 @@ def test_a_polygon_in_minus_180_180_on_a_0_360_grid():
     np.testing.assert_allclose(out.tas.values[:, 0], expected, rtol=1e-12)
 
 
-def test_without_bounds_cells_whose_centre_is_inside_count_with_cos_latitude():
-    ds = regular().drop_vars(["lat_bnds", "lon_bnds"])
+def test_without_bounds_cells_whose_centre_is_inside_count_with_midway_bounds():
+    full = regular()
+    ds = full.drop_vars(["lat_bnds", "lon_bnds"])
     out = average_shape(ds, shapes(box(10, 40, 15, 44.7)))
     rows, cols = rows_cols(ds, 10, 40, 15, 44.7)
-    weights = np.cos(np.deg2rad(ds.lat.values[rows]))[:, None] * np.ones(cols.sum())
+    # the cells midway between the centres: on this regular grid, its own cells
+    south, north = np.deg2rad(full.lat_bnds.values[rows]).T
+    weights = (np.sin(north) - np.sin(south))[:, None] * np.ones(cols.sum())
     expected = weighted_mean(ds.tas.values[:, rows][:, :, cols], weights)
     np.testing.assert_allclose(out.tas.values[:, 0], expected, rtol=1e-12)
-    assert (
-        "centre lies inside it, weighted by cell area, cos of latitude"
-        in (out.tas.attrs["cell_methods"])
-    )
+    assert "from bounds midway between the cell centres" in out.tas.attrs["cell_methods"]
 
 
 # -- curvilinear grids ---------------------------------------------------------------------

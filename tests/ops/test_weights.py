@@ -7,6 +7,7 @@ import pytest
 import xarray as xr
 
 from cp4cds_wps.errors import DatasetInconsistent, InvalidParameter
+from cp4cds_wps.ops.notes import recorded_notes
 from cp4cds_wps.ops.weights import EARTH_RADIUS, cell_areas
 
 SPHERE = 4 * np.pi * EARTH_RADIUS**2
@@ -89,12 +90,23 @@ def test_small_cells_of_a_rotated_grid_match_the_rotated_band_formula():
     np.testing.assert_allclose(float(cell_areas(ds)[0, 0]), expected, rtol=1e-6)
 
 
-def test_without_bounds_weights_are_cos_latitude():
+def test_without_bounds_regular_cells_end_midway_between_the_centres():
+    # IPSL's gr grid has centres on the poles and no bounds: cos(latitude) gave its polar
+    # rows no (even a negative) weight; the cells midway between the centres, as CDO takes
+    # them, tile the sphere
     ds = regular_grid(bounds=False)
+    with recorded_notes() as notes:
+        areas = cell_areas(ds)
+    assert notes == ["cell areas: the grid has no cell bounds; bounds midway between the centres"]
+    assert areas.attrs["units"] == "m2"
+    np.testing.assert_allclose(areas.values, cell_areas(regular_grid()).values, rtol=1e-12)
+
+
+def test_a_single_row_without_bounds_is_weighted_by_cos_latitude():
+    ds = regular_grid(bounds=False).isel(lat=[3])
     areas = cell_areas(ds)
     assert areas.attrs["units"] == "1"
-    assert areas.dims == ("lat", "lon")
-    np.testing.assert_allclose(areas.isel(lon=3).values, np.cos(np.deg2rad(ds.lat.values)))
+    np.testing.assert_allclose(areas.values[0], np.cos(np.deg2rad(ds.lat.values[0])))
 
 
 def test_areacella_is_matched_to_a_grid_of_every_nth_point():
