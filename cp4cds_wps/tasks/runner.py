@@ -80,6 +80,41 @@ class CombinedStep:
 
 
 @dataclass(frozen=True)
+class RunContext:
+    """Where a run writes and how: the options every operation runs with.
+
+    Attributes
+    ----------
+    out_dir
+        A folder of this run only; removed again if the run fails.
+    out_url
+        URL under which ``out_dir`` is served.
+    time_chunk
+        Time steps per dask chunk when opening datasets.
+    data_url
+        URL under which archive roots are served (``<data_url>/<root>/<relpath>``), for
+        original files returned as they are.
+    max_file_mb
+        Largest output file (uncompressed MiB); larger results are split along time into
+        several files (see :func:`write_outputs`). None: one file per result.
+    progress
+        Called with (percent, message) as the work advances.
+    """
+
+    out_dir: Path
+    out_url: str
+    time_chunk: int
+    data_url: str = ""
+    max_file_mb: int | None = None
+    progress: Progress | None = None
+
+    def report(self, percent: int, message: str) -> None:
+        """Tell ``progress`` (if any) how far the work is."""
+        if self.progress is not None:
+            self.progress(percent, message)
+
+
+@dataclass(frozen=True)
 class TaskResult:
     """Files a task produced (or selected) and the provenance of the run."""
 
@@ -91,13 +126,7 @@ def run_steps(
     process: str,
     parameters: Mapping[str, str],
     steps: Sequence[Step | CombinedStep],
-    *,
-    out_dir: Path,
-    out_url: str,
-    data_url: str,
-    time_chunk: int,
-    max_file_mb: int | None = None,
-    progress: Progress | None = None,
+    context: RunContext,
 ) -> TaskResult:
     """Carry out ``steps`` and write CF-compliant netCDF files of each computed step.
 
@@ -109,25 +138,16 @@ def run_steps(
         The request as text.
     steps
         What to do: one step per output (a dataset, or several datasets combined).
-    out_dir
-        A folder of this run only; removed again if the run fails.
-    out_url
-        URL under which ``out_dir`` is served.
-    data_url
-        URL under which archive roots are served (``<data_url>/<root>/<relpath>``).
-    time_chunk
-        Time steps per dask chunk when opening datasets.
-    max_file_mb
-        Largest output file (uncompressed MiB); larger results are split along time into
-        several files (see :func:`write_outputs`). None: one file per step.
-    progress
-        Called with (percent, message) as the work advances.
+    context
+        Where outputs go and how they are written; ``context.out_dir`` is removed again if
+        the run fails.
 
     Returns
     -------
     TaskResult
     """
-    report = progress or (lambda percent, message: None)
+    report = context.report
+    out_dir = context.out_dir
     prov = Provenance(process, parameters, software=software_versions())
     described = ", ".join(f"{k}={v}" for k, v in parameters.items() if k != "collection")
     linked: list[LinkedFile] = []
@@ -142,7 +162,7 @@ def run_steps(
                 record_input(prov, other, other.files)
             if step.compute is None:
                 for f in step.files:
-                    url = f"{data_url}/{f.root}/{f.relpath}"
+                    url = f"{context.data_url}/{f.root}/{f.relpath}"
                     linked.append(LinkedFile(name=f.path.name, url=url, size=f.size, md5=f.md5))
                     prov.add_output(f.path.name, url)
                 continue
@@ -161,7 +181,9 @@ def run_steps(
                 contextlib.ExitStack() as files_open,
             ):
                 opened = [
-                    files_open.enter_context(open_files(dataset, files, time_chunk=time_chunk))
+                    files_open.enter_context(
+                        open_files(dataset, files, time_chunk=context.time_chunk)
+                    )
                     for dataset, files in step.inputs
                 ]
                 result = step.run(opened)
@@ -169,9 +191,9 @@ def run_steps(
                     result,
                     step.source_name,
                     out_dir=out_dir,
-                    out_url=out_url,
+                    out_url=context.out_url,
                     history=with_notes(f"cp4cds-wps {process} of {ids} with {described}", notes),
-                    max_file_mb=max_file_mb,
+                    max_file_mb=context.max_file_mb,
                 )
             for text in notes:
                 prov.add_note(text)

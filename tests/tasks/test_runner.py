@@ -15,7 +15,7 @@ from cp4cds_wps.config import Root
 from cp4cds_wps.errors import ArchiveFileChanged, ArchiveFileUnreadable
 from cp4cds_wps.inventory import Inventory
 from cp4cds_wps.ops.notes import note
-from cp4cds_wps.tasks.runner import Step, run_steps
+from cp4cds_wps.tasks.runner import RunContext, Step, run_steps
 
 DATASET_DIR = "CMIP/INST/MODEL/historical/r1i1p1f1/day/tas/gn/v20200101"
 
@@ -51,10 +51,9 @@ def _run(dataset, compute, out_dir):
         "test",
         {"collection": dataset.id, "doubled": "yes"},
         [Step(dataset, dataset.files, compute)],
-        out_dir=out_dir,
-        out_url="http://example.org/outputs",
-        data_url="",
-        time_chunk=10,
+        RunContext(
+            out_dir=out_dir, out_url="http://example.org/outputs", data_url="", time_chunk=10
+        ),
     )
 
 
