@@ -72,9 +72,14 @@ def rebuild_job(payload: str):
     from pywps.processing.job import Job
 
     value = json.loads(payload)
-    module, name = value["process"]["class"].split(":")
-    value["process"]["class"] = f"{MOVED_PROCESSES.get(module, module)}:{name}"
+    value["process"]["class"] = process_class_path(value["process"]["class"])
     return Job.from_json(value)
+
+
+def process_class_path(path: str) -> str:
+    """Where the process class a job names (``module:Class``) is now."""
+    module, name = path.split(":")
+    return f"{MOVED_PROCESSES.get(module, module)}:{name}"
 
 
 def fail_status_document(payload: str, message: str) -> None:

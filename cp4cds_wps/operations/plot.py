@@ -11,7 +11,6 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import dask
 import matplotlib
 
 from cp4cds_wps.errors import InvalidParameter, NoDataSelected
@@ -36,7 +35,7 @@ from cp4cds_wps.output.naming import output_filename
 from cp4cds_wps.output.provenance import Provenance
 from cp4cds_wps.tasks.collection import parse_collection
 from cp4cds_wps.tasks.files import check_consistent, open_files, record_input, select_files
-from cp4cds_wps.tasks.runner import RunContext
+from cp4cds_wps.tasks.runner import RunContext, one_thread
 from cp4cds_wps.tasks.software import software_versions
 
 KIND = Input(
@@ -189,10 +188,9 @@ def run_plot(request: PlotRequest, plan: PlotPlan, context: RunContext) -> PlotR
     report, out_dir = context.report, context.out_dir
     dataset = plan.dataset
     report(0, f"plot: {dataset.id}")
-    # one thread, as in cp4cds_wps.tasks.runner: no dask thread pools in server processes
     # the files are closed when done, also on errors (see cp4cds_wps.tasks.runner)
     with (
-        dask.config.set(scheduler="synchronous"),
+        one_thread(),
         recorded_notes() as notes,
         contextlib.ExitStack() as files_open,
     ):

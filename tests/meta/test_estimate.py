@@ -197,6 +197,10 @@ def test_other_processes_are_sized_by_what_they_read(inventory):
         ("subset", {}, MissingParameter, "collection: a value is required"),
         ("average", {"collection": MIROC_TA}, MissingParameter, "dims: a value is required"),
         ("average_time", {"collection": MIROC_TA, "freq": "week"}, InvalidParameter, "freq:"),
+        ("concat", {"collection": MIROC_TA}, InvalidParameter, "concat needs two or more"),
+        ("plot", {"collection": MIROC_TA, "kind": "bar"}, InvalidParameter, "kind:"),
+        ("regrid", {"collection": MIROC_TA, "method": "cubic"}, InvalidParameter, "method:"),
+        ("nothing", {"collection": MIROC_TA}, InvalidParameter, "process: unknown process"),
     ],
 )
 def test_invalid_requests_are_refused_as_the_main_wps_refuses_them(

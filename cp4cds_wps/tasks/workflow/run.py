@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import dask
 import xarray as xr
 
 from cp4cds_wps.errors import InvalidParameter, MissingParameter
@@ -20,7 +18,15 @@ from cp4cds_wps.ops.weights import cell_areas
 from cp4cds_wps.output.metalink import LinkedFile
 from cp4cds_wps.output.provenance import Provenance
 from cp4cds_wps.tasks.files import open_files, record_input
-from cp4cds_wps.tasks.runner import RunContext, TaskResult, with_notes, write_outputs
+from cp4cds_wps.tasks.runner import (
+    RunContext,
+    TaskResult,
+    finished,
+    job_folder,
+    one_thread,
+    with_notes,
+    write_outputs,
+)
 from cp4cds_wps.tasks.software import software_versions
 from cp4cds_wps.tasks.workflow.parse import Workflow, WorkflowStep, in_step, source_step
 from cp4cds_wps.tasks.workflow.plan import WorkflowPlan, ensemble_name
@@ -74,13 +80,11 @@ def run_workflow(workflow: Workflow, plan: WorkflowPlan, context: RunContext) ->
         Named ``workflow``, naming the step, when an operation refuses its data (e.g. an
         area holding no grid cell, an axis the data lack, members on different grids).
     """
-    report, out_dir = context.report, context.out_dir
+    report = context.report
     prov = Provenance("orchestrate", workflow.parameters(), software=software_versions())
     linked: list[LinkedFile] = []
-    out_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        # one thread, as in cp4cds_wps.tasks.runner.run_steps
-        with dask.config.set(scheduler="synchronous"), recorded_notes() as notes:
+    with job_folder(context) as out_dir:
+        with one_thread(), recorded_notes() as notes:
             results: dict[str, list[_Result]] = {}
             for step in workflow.steps:
                 report(0, f"orchestrate: step {step.name} ({step.operation})")
@@ -96,22 +100,13 @@ def run_workflow(workflow: Workflow, plan: WorkflowPlan, context: RunContext) ->
                 history = f"cp4cds-wps orchestrate of {result.name}: " + " -> ".join(result.history)
                 history = with_notes(history, notes)
                 for output in write_outputs(
-                    result.data,
-                    result.source_name,
-                    out_dir=out_dir,
-                    out_url=context.out_url,
-                    history=history,
-                    max_file_mb=context.max_file_mb,
+                    result.data, result.source_name, context, history=history
                 ):
                     linked.append(output)
                     prov.add_output(output.name, output.url, derived_from=[result.entity])
         for text in notes:
             prov.add_note(text)
-    except BaseException:
-        shutil.rmtree(out_dir, ignore_errors=True)
-        raise
-    report(100, f"orchestrate done: {len(linked)} file(s)")
-    return TaskResult(files=tuple(linked), provenance=prov)
+    return finished("orchestrate", linked, prov, context)
 
 
 def _step_inputs(
