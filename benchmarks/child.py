@@ -23,9 +23,7 @@ from clisops.ops.subset import subset as clisops_subset
 from benchmarks.jobs import REGRID_METHODS, TARGET_GRID, TIME_FREQS, Job
 from cp4cds_wps.config import load_settings
 from cp4cds_wps.inventory import Dataset, FileRecord, Inventory
-from cp4cds_wps.ops import open_dataset, parse_area, parse_time, subset
-from cp4cds_wps.output.netcdf import write_netcdf
-from cp4cds_wps.tasks.average import (
+from cp4cds_wps.operations.average import (
     AveragePlan,
     AverageRequest,
     AverageTimeRequest,
@@ -33,6 +31,9 @@ from cp4cds_wps.tasks.average import (
     run_average,
     run_average_time,
 )
+from cp4cds_wps.ops import open_dataset, parse_area, parse_time, subset
+from cp4cds_wps.output.netcdf import write_netcdf
+from cp4cds_wps.tasks.runner import RunContext
 
 #: The module of our regridding, imported (before the clock starts) only by remap jobs: its
 #: dependencies (scipy, netCDF4 for CDO's weights) would add to every other run's imports
@@ -65,7 +66,9 @@ def _ours_average(job: Job) -> list[str]:
     else:
         plans = (_synthetic_plan(job),)
     result = run(
-        request, plans, out_dir=Path(job.out_dir), out_url="", time_chunk=settings.time_chunk
+        request,
+        plans,
+        RunContext(out_dir=Path(job.out_dir), out_url="", time_chunk=settings.time_chunk),
     )
     return [str(Path(job.out_dir) / f.name) for f in result.files]
 

@@ -47,7 +47,7 @@ QUICK_ARCHIVE_OPERATIONS = {"small_pattern": ("fldmean",)}
 QUICK_ARCHIVE_METHODS = ("ours", "cdo")
 QUICK_DAYS = 31
 #: The methods benchmarked for each operation. ``ours`` is the service's own path: the
-#: averaging tasks of :mod:`cp4cds_wps.tasks.average` (planning, one-thread computing,
+#: averaging tasks of :mod:`cp4cds_wps.operations.average` (planning, one-thread computing,
 #: writing, checksums, provenance), :func:`cp4cds_wps.ops.subset` and
 #: :func:`cp4cds_wps.ops.regrid.regrid` written with the service's netCDF writer;
 #: ``ours-plain`` is xarray's plain ``mean("time")`` on the service's opening and writer (the

@@ -59,11 +59,27 @@ def share_request_log(settings: Settings) -> None:
     dblog._SESSION_MAKER_DATABASE = configuration.get_config_value("logging", "database")
 
 
+#: Modules of process classes that jobs queued by earlier versions name, and where the
+#: classes are now (made from the operation registry, see :mod:`cp4cds_wps.processes`).
+MOVED_PROCESSES = {
+    f"cp4cds_wps.processes.{name}": "cp4cds_wps.processes"
+    for name in ("subset", "average", "average_time", "average_shape", "regrid", "concat")
+}
+
+
 def rebuild_job(payload: str):
     """The ``pywps.processing.job.Job`` stored as ``payload``."""
     from pywps.processing.job import Job
 
-    return Job.from_json(json.loads(payload))
+    value = json.loads(payload)
+    value["process"]["class"] = process_class_path(value["process"]["class"])
+    return Job.from_json(value)
+
+
+def process_class_path(path: str) -> str:
+    """Where the process class a job names (``module:Class``) is now."""
+    module, name = path.split(":")
+    return f"{MOVED_PROCESSES.get(module, module)}:{name}"
 
 
 def fail_status_document(payload: str, message: str) -> None:

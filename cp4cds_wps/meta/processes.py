@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from functools import cache
 from pathlib import Path
 
 from pywps import FORMATS, ComplexOutput, Format, LiteralInput, Process
@@ -24,9 +23,8 @@ from cp4cds_wps.meta.availability import availability
 from cp4cds_wps.meta.estimate import estimate
 from cp4cds_wps.meta.resolve import resolve
 from cp4cds_wps.meta.selection import OPTIONS, parse_selection
+from cp4cds_wps.operations.registry import OPERATIONS, all_inputs
 from cp4cds_wps.ops.params import parse_json
-from cp4cds_wps.processes import processes
-from cp4cds_wps.processes.common import MAX_OCCURS
 from cp4cds_wps.processes.failures import rejected_as_wps_exception
 
 #: Inputs of the main WPS's processes that ``estimate`` takes by name.
@@ -99,10 +97,9 @@ def _json_object(text: str | None) -> dict[str, str | None]:
     return {str(k): None if v is None else str(v) for k, v in value.items()}
 
 
-@cache
 def main_inputs() -> dict[str, tuple[str, ...]]:
     """The inputs of each process of the main WPS, by process."""
-    return {p.identifier: tuple(i.identifier for i in p.inputs) for p in processes()}
+    return {name: op.input_names for name, op in OPERATIONS.items()}
 
 
 class MetaProcess(Process):
@@ -189,7 +186,7 @@ class Estimate(MetaProcess):
                     _text(
                         name,
                         f"The {name} input of the process.",
-                        max_occurs=MAX_OCCURS.get(name, 1),
+                        max_occurs=all_inputs()[name].max_occurs,
                     )
                     for name in REQUEST_INPUTS
                 ),

@@ -27,8 +27,9 @@ from cp4cds_wps.inventory import Dataset, Inventory, drs
 from cp4cds_wps.inventory.facet_index import FacetIndex, Matched
 from cp4cds_wps.inventory.geometry import Geometry
 from cp4cds_wps.meta.checks import area_cells, selected_levels, time_files
-from cp4cds_wps.meta.estimate import SIZED, estimate
+from cp4cds_wps.meta.estimate import estimate
 from cp4cds_wps.meta.selection import Selection
+from cp4cds_wps.operations.registry import operation
 from cp4cds_wps.ops.params import LevelRange, TimeRange, parse_area, parse_level, parse_time
 from cp4cds_wps.tasks.files import check_consistent
 
@@ -403,17 +404,22 @@ def _estimate(
 ) -> dict:
     if dataset is None:
         return {"valid": None, "reason": "choose one dataset to estimate a request of it"}
-    inputs = {"collection": dataset.id, "time": selection.time}
-    if selection.process == "subset":
-        inputs.update(area=selection.area, level=selection.level)
+    given = {
+        "collection": dataset.id,
+        "time": selection.time,
+        "area": selection.area,
+        "level": selection.level,
+    }
     try:
-        found = estimate(selection.process, inputs, inventory, max_file_mb=settings.max_file_mb)
+        op = operation(selection.process)
+        inputs = {name: value for name, value in given.items() if name in op.input_names}
+        found = estimate(op.name, inputs, inventory, max_file_mb=settings.max_file_mb)
     except MissingParameter as err:
         reason = f"{err}: give all inputs of {selection.process} to the estimate process"
         return {"valid": None, "reason": reason}
     except InvalidParameter as err:
         return {"valid": False, "reason": str(err)}
     answer = {"valid": True, **found.to_dict(settings.limits)}
-    if selection.process not in SIZED:
+    if not op.sized:
         answer["note"] = f"the output of {selection.process} is not estimated"
     return answer

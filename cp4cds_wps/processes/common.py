@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import Any
 
-from pywps import FORMATS, ComplexOutput, Format, LiteralInput, Process, configuration
+from pywps import FORMATS, ComplexInput, ComplexOutput, Format, LiteralInput, Process, configuration
 from pywps.exceptions import NotEnoughStorage, ServerBusy
 from pywps.inout.storage.file import FileStorage
 from pywps.processing.job import Job
@@ -27,9 +27,9 @@ from cp4cds_wps.jobs import synchronous
 from cp4cds_wps.jobs.store import JobStore, QueueFull
 from cp4cds_wps.jobs.synchronous import SlotsTaken, run_in_worker, sync_slot
 from cp4cds_wps.jobs.worker import output_urls
-from cp4cds_wps.meta.estimate import check_limits, wps_inputs
+from cp4cds_wps.meta.estimate import estimate_plan, within_limits
 from cp4cds_wps.meta.links import meta_links
-from cp4cds_wps.ops.average import DIMS, FREQS
+from cp4cds_wps.operations.base import Input, Operation
 from cp4cds_wps.output.metalink import metalink4
 from cp4cds_wps.output.space import has_room
 from cp4cds_wps.processes.failures import (
@@ -38,128 +38,57 @@ from cp4cds_wps.processes.failures import (
     rejected_as_wps_exception,
     sync_failure,
 )
-from cp4cds_wps.tasks.subset import TaskResult
+from cp4cds_wps.tasks.runner import RunContext, TaskResult
 from cp4cds_wps.wps2 import OWNER_KEY
 
 #: Start and end of an XML CDATA section.
 _CDATA = ("<![CDATA[", "]]>")
-#: Inputs that take a comma separated list, and how many values may be given as repeated
-#: inputs instead (birdy and rooki send a Python list so); all others take one value.
-MAX_OCCURS = {"collection": 1000, "dims": len(DIMS), "area": 4}
+#: PyWPS formats of the kinds of JSON documents an input takes.
+_FORMATS = {"geojson": FORMATS.GEOJSON, "json": FORMATS.JSON}
 
 
-def text_input(
-    identifier: str, title: str, abstract: str, *, required: bool = False
-) -> LiteralInput:
-    """A string input (the form of all rook-style inputs), linked to the meta-WPS processes
-    that tell its valid values; repeatable when it takes a list (:data:`MAX_OCCURS`)."""
+def wps_input(item: Input) -> LiteralInput | ComplexInput:
+    """The PyWPS input of an operation's input (see :class:`cp4cds_wps.operations.base.Input`).
+
+    Text and choices are strings (rook's inputs are), checked by the operation's parser,
+    which names the input (PyWPS's own check of allowed values does not); inputs the
+    meta-WPS knows the valid values of link to it.
+    """
+    if item.kind == "json":
+        return ComplexInput(
+            item.identifier,
+            item.title,
+            abstract=item.abstract,
+            supported_formats=[_FORMATS[f] for f in item.formats],
+            min_occurs=1 if item.required else 0,
+            max_occurs=item.max_occurs,
+        )
+    options = {}
+    if item.kind == "choice":
+        options.update(allowed_values=list(item.choices), mode=MODE.NONE)
+    if item.default is not None:
+        options["default"] = item.default
+    if item.linked:
+        options["metadata"] = meta_links(item.identifier)
     return LiteralInput(
-        identifier,
-        title,
-        abstract=abstract,
-        data_type="string",
-        min_occurs=1 if required else 0,
-        max_occurs=MAX_OCCURS.get(identifier, 1),
-        metadata=meta_links(identifier),
+        item.identifier,
+        item.title,
+        abstract=item.abstract,
+        data_type="boolean" if item.kind == "flag" else "string",
+        min_occurs=1 if item.required else 0,
+        max_occurs=item.max_occurs,
+        **options,
     )
 
 
-def collection_input() -> LiteralInput:
-    """The dataset ids a process works on."""
-    return text_input(
-        "collection",
-        "Collection",
-        "A dataset identifier or list of comma separated identifiers (or the input "
-        "repeated). "
-        "Example: CMIP6.CMIP.IPSL.IPSL-CM6A-LR.historical.r1i1p1f1.Amon.rlds.gr.v20180803",
-        required=True,
-    )
-
-
-def time_input() -> LiteralInput:
-    """Time range ``start/end``."""
-    return text_input(
-        "time",
-        "Time Period",
-        "The time period for subsetting separated by /. Either end may be left "
-        "open. Example: 1860-01-01/1900-12-30",
-    )
-
-
-def time_components_input() -> LiteralInput:
-    """Time components such as years and months."""
-    return text_input(
-        "time_components",
-        "Time Components",
-        "Optional time components to describe parts of the time period (e.g. year, "
-        "month and day). Example: year:1970,1980|month:01,02,03",
-    )
-
-
-def area_input() -> LiteralInput:
-    """Bounding box ``W,S,E,N``."""
-    return text_input(
-        "area",
-        "Area",
-        "The area to subset over separated by commas: west,south,east,north in "
-        "degrees (or the four values as repeated inputs). Example: 0.,49.,10.,65",
-    )
-
-
-def level_input() -> LiteralInput:
-    """Level range ``first/last``."""
-    return text_input(
-        "level",
-        "Level",
-        "The level range to subset over separated by a /, in the units of the "
-        "dataset's vertical axis. Example: 1000/2000",
-    )
-
-
-def original_files_input() -> LiteralInput:
-    """Whether to return the archive's files instead of processed copies."""
-    return LiteralInput(
-        "original_files",
-        "Original Files",
-        abstract="If True, returns the original files of the archive that hold the time "
-        "period, without any processing and without copying.",
-        data_type="boolean",
-        min_occurs=0,
-        max_occurs=1,
-        default=False,
-    )
-
-
-def dims_input() -> LiteralInput:
-    """The dimensions to average over, one comma separated string (as rook takes it)."""
-    return text_input(
-        "dims",
-        "Dimensions",
-        f"Comma separated dimensions to average over (or the input repeated), out of "
-        f"{', '.join(DIMS)}. Means over "
-        "latitude and longitude are weighted by cell area (areacella/areacello when the "
-        "archive has them); on curvilinear and rotated-pole grids average both together. "
-        "Example: latitude,longitude",
-        required=True,
-    )
-
-
-def freq_input() -> LiteralInput:
-    """The calendar period of time means."""
-    return LiteralInput(
-        "freq",
-        "Frequency",
-        abstract="The period of the time means, in the dataset's calendar: day, month, "
-        "season (DJF, MAM, JJA, SON) or year. It must be longer than the dataset's time "
-        "steps. Example: year",
-        data_type="string",
-        min_occurs=1,
-        max_occurs=1,
-        allowed_values=list(FREQS),
-        # checked by parse_freq, which names the input; PyWPS's own check does not
-        mode=MODE.NONE,
-        metadata=meta_links("freq"),
-    )
+def wps_values(operation: Operation, request) -> dict:
+    """The values of an operation's inputs in a PyWPS request (None when not given)."""
+    return {
+        item.identifier: (complex_text if item.kind == "json" else literal)(
+            request, item.identifier
+        )
+        for item in operation.inputs
+    }
 
 
 def result_outputs() -> list[ComplexOutput]:
@@ -272,11 +201,7 @@ class JobProcess(Process):
     failure: BaseException | None = None
 
     def execute(self, wps_request, uuid):
-        """Refuse a request over the configured limits (``[limits]``) before accepting it,
-        with the reason the meta-WPS ``estimate`` gives, and any request while the output
-        folder is full."""
-        with rejected_as_wps_exception(fetched_inputs(wps_request)):
-            check_limits(self.identifier, wps_inputs(wps_request), inventory(), get_settings())
+        """Refuse any request while the output folder is full."""
         if not has_room(get_settings().output_dir):
             raise NotEnoughStorage(str(errors.NoSpaceLeft()))
         return super().execute(wps_request, uuid)
@@ -331,51 +256,50 @@ class JobProcess(Process):
 
 
 class DataProcess(JobProcess):
-    """A data process made of functions of the tasks layer, set by each subclass.
+    """The WPS process of an operation (:mod:`cp4cds_wps.operations`).
 
-    ``parse`` turns the WPS inputs into the task's request; ``plan`` resolves it against the
-    inventory without reading data, before a job is accepted (so that bad input is an OGC
-    exception report) and again when it runs; ``run`` does the work with the options the
-    service sets (``out_dir``, ``out_url``, ``time_chunk``, ``max_file_mb``, ``progress``);
+    Its inputs are the operation's; a request is parsed and planned by the operation before
+    it is accepted (so that bad input is an OGC exception report), sized and refused over
+    the configured limits (``[limits]``, with the reason the meta-WPS ``estimate`` gives),
+    and parsed and planned again where it runs (a worker process); the operation's ``run``
+    does the work in the :class:`~cp4cds_wps.tasks.runner.RunContext` the service sets;
     ``write`` fills the outputs (by default ``output``, ``prov`` and ``prov_plot``). Other
     keyword arguments (e.g. ``metadata``) go to :class:`pywps.Process`.
     """
 
-    parse: Callable
-    plan: Callable
-    run: Callable
-
-    def __init__(
-        self,
-        *,
-        identifier: str,
-        title: str,
-        abstract: str,
-        inputs: list,
-        outputs: list | None = None,
-        **process_options,
-    ):
+    def __init__(self, operation: Operation, *, outputs: list | None = None, **process_options):
+        self.operation = operation
         super().__init__(
             self._handler,
-            identifier=identifier,
-            title=title,
-            abstract=abstract,
+            identifier=operation.name,
+            title=operation.title,
+            abstract=operation.abstract,
             version="1.0",
-            inputs=inputs,
+            inputs=[wps_input(item) for item in operation.inputs],
             outputs=outputs if outputs is not None else result_outputs(),
             store_supported=True,
             status_supported=True,
             **process_options,
         )
 
-    def write(self, response, result, out_dir: Path, out_url: str) -> None:
+    def planned(self, wps_request) -> tuple[Any, Any]:
+        """The request the WPS inputs make, and its plan."""
+        request = self.operation.parse(wps_values(self.operation, wps_request))
+        return request, self.operation.plan(request, inventory())
+
+    def write(self, response, result, context: RunContext) -> None:
         """Fill the outputs from the task's result."""
         write_result(self, response, result)
 
     def execute(self, wps_request, uuid):
-        """Validate the request before PyWPS accepts it, so bad input is an OGC exception."""
+        """Validate the request and check it against the limits before PyWPS accepts it."""
+        settings = get_settings()
         with rejected_as_wps_exception(fetched_inputs(wps_request)):
-            self.plan(self.parse(wps_request), inventory())
+            request, plan = self.planned(wps_request)
+            found = estimate_plan(
+                self.operation, request, plan, inventory(), max_file_mb=settings.max_file_mb
+            )
+            within_limits(found, settings.limits)
         return super().execute(wps_request, uuid)
 
     def _handler(self, wps_request, response):
@@ -388,16 +312,16 @@ class DataProcess(JobProcess):
     def _run(self, wps_request, response):
         settings = get_settings()
         out_dir, out_url = job_dir(self, settings)
+        context = RunContext(
+            out_dir=out_dir,
+            out_url=out_url,
+            time_chunk=settings.time_chunk,
+            data_url=settings.data_url,
+            max_file_mb=settings.max_file_mb,
+            progress=lambda percent, message: response.update_status(message, percent),
+        )
         with failed_as_process_error():
-            request = self.parse(wps_request)
-            result = self.run(
-                request,
-                self.plan(request, inventory()),
-                out_dir=out_dir,
-                out_url=out_url,
-                time_chunk=settings.time_chunk,
-                max_file_mb=settings.max_file_mb,
-                progress=lambda percent, message: response.update_status(message, percent),
-            )
-        self.write(response, result, out_dir, out_url)
+            request, plan = self.planned(wps_request)
+            result = self.operation.run(request, plan, context)
+        self.write(response, result, context)
         return response

@@ -80,6 +80,41 @@ class CombinedStep:
 
 
 @dataclass(frozen=True)
+class RunContext:
+    """Where a run writes and how: the options every operation runs with.
+
+    Attributes
+    ----------
+    out_dir
+        A folder of this run only; removed again if the run fails.
+    out_url
+        URL under which ``out_dir`` is served.
+    time_chunk
+        Time steps per dask chunk when opening datasets.
+    data_url
+        URL under which archive roots are served (``<data_url>/<root>/<relpath>``), for
+        original files returned as they are.
+    max_file_mb
+        Largest output file (uncompressed MiB); larger results are split along time into
+        several files (see :func:`write_outputs`). None: one file per result.
+    progress
+        Called with (percent, message) as the work advances.
+    """
+
+    out_dir: Path
+    out_url: str
+    time_chunk: int
+    data_url: str = ""
+    max_file_mb: int | None = None
+    progress: Progress | None = None
+
+    def report(self, percent: int, message: str) -> None:
+        """Tell ``progress`` (if any) how far the work is."""
+        if self.progress is not None:
+            self.progress(percent, message)
+
+
+@dataclass(frozen=True)
 class TaskResult:
     """Files a task produced (or selected) and the provenance of the run."""
 
@@ -91,13 +126,7 @@ def run_steps(
     process: str,
     parameters: Mapping[str, str],
     steps: Sequence[Step | CombinedStep],
-    *,
-    out_dir: Path,
-    out_url: str,
-    data_url: str,
-    time_chunk: int,
-    max_file_mb: int | None = None,
-    progress: Progress | None = None,
+    context: RunContext,
 ) -> TaskResult:
     """Carry out ``steps`` and write CF-compliant netCDF files of each computed step.
 
@@ -109,30 +138,19 @@ def run_steps(
         The request as text.
     steps
         What to do: one step per output (a dataset, or several datasets combined).
-    out_dir
-        A folder of this run only; removed again if the run fails.
-    out_url
-        URL under which ``out_dir`` is served.
-    data_url
-        URL under which archive roots are served (``<data_url>/<root>/<relpath>``).
-    time_chunk
-        Time steps per dask chunk when opening datasets.
-    max_file_mb
-        Largest output file (uncompressed MiB); larger results are split along time into
-        several files (see :func:`write_outputs`). None: one file per step.
-    progress
-        Called with (percent, message) as the work advances.
+    context
+        Where outputs go and how they are written; ``context.out_dir`` is removed again if
+        the run fails.
 
     Returns
     -------
     TaskResult
     """
-    report = progress or (lambda percent, message: None)
+    report = context.report
     prov = Provenance(process, parameters, software=software_versions())
     described = ", ".join(f"{k}={v}" for k, v in parameters.items() if k != "collection")
     linked: list[LinkedFile] = []
-    out_dir.mkdir(parents=True, exist_ok=True)
-    try:
+    with job_folder(context):
         for i, step in enumerate(steps):
             ids = ", ".join(dataset.id for dataset, _ in step.inputs)
             report(int(100 * i / len(steps)), f"{process}: {ids}")
@@ -142,47 +160,68 @@ def run_steps(
                 record_input(prov, other, other.files)
             if step.compute is None:
                 for f in step.files:
-                    url = f"{data_url}/{f.root}/{f.relpath}"
+                    url = f"{context.data_url}/{f.root}/{f.relpath}"
                     linked.append(LinkedFile(name=f.path.name, url=url, size=f.size, md5=f.md5))
                     prov.add_output(f.path.name, url)
                 continue
-            # One thread: synchronous requests run inside gunicorn workers, which must not
-            # hold dask thread pools, and netCDF reads and writes on dask's thread pool can
-            # deadlock on xarray's locks; decompression is serialised by a lock anyway.
             # The files are closed when the step ends, also when it fails (before a failure
             # to read is traced to its file): a failed step's datasets would otherwise stay
             # open until the garbage collector closes them, possibly while the next step
             # opens the same file, which crashes HDF5 on files with string variables
             # (netCDF4-python; xarray issue 9093).
             with (
-                dask.config.set(scheduler="synchronous"),
+                one_thread(),
                 recorded_notes() as notes,
                 naming_unreadable([f for _, files in step.inputs for f in files]),
                 contextlib.ExitStack() as files_open,
             ):
                 opened = [
-                    files_open.enter_context(open_files(dataset, files, time_chunk=time_chunk))
+                    files_open.enter_context(
+                        open_files(dataset, files, time_chunk=context.time_chunk)
+                    )
                     for dataset, files in step.inputs
                 ]
                 result = step.run(opened)
-                written = write_outputs(
-                    result,
-                    step.source_name,
-                    out_dir=out_dir,
-                    out_url=out_url,
-                    history=with_notes(f"cp4cds-wps {process} of {ids} with {described}", notes),
-                    max_file_mb=max_file_mb,
-                )
+                history = with_notes(f"cp4cds-wps {process} of {ids} with {described}", notes)
+                written = write_outputs(result, step.source_name, context, history=history)
             for text in notes:
                 prov.add_note(text)
             for output in written:
                 linked.append(output)
                 prov.add_output(output.name, output.url)
+    return finished(process, linked, prov, context)
+
+
+@contextlib.contextmanager
+def job_folder(context: RunContext) -> Iterator[Path]:
+    """The run's output folder, created, and removed again (with all in it) when the run
+    fails."""
+    context.out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        yield context.out_dir
     except BaseException:
-        shutil.rmtree(out_dir, ignore_errors=True)
+        shutil.rmtree(context.out_dir, ignore_errors=True)
         raise
-    report(100, f"{process} done: {len(linked)} file(s)")
-    return TaskResult(files=tuple(linked), provenance=prov)
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Compute with dask on the calling thread only.
+
+    Synchronous requests run inside gunicorn workers, which must not hold dask thread pools,
+    and netCDF reads and writes on dask's thread pool can deadlock on xarray's locks;
+    decompression is serialised by a lock anyway.
+    """
+    with dask.config.set(scheduler="synchronous"):
+        yield
+
+
+def finished(
+    process: str, files: Sequence[LinkedFile], prov: Provenance, context: RunContext
+) -> TaskResult:
+    """The result of a run that wrote (or linked) ``files``, reported as done."""
+    context.report(100, f"{process} done: {len(files)} file(s)")
+    return TaskResult(files=tuple(files), provenance=prov)
 
 
 @contextlib.contextmanager
@@ -238,15 +277,10 @@ def with_notes(history: str, notes: Sequence[str]) -> str:
 
 
 def write_outputs(
-    result: xr.Dataset,
-    source_name: str,
-    *,
-    out_dir: Path,
-    out_url: str,
-    history: str,
-    max_file_mb: int | None = None,
+    result: xr.Dataset, source_name: str, context: RunContext, *, history: str
 ) -> list[LinkedFile]:
-    """Write a result as CF netCDF into ``out_dir``: one file, or several along time.
+    """Write a result as CF netCDF into the context's ``out_dir``: one file, or several
+    along time.
 
     Parameters
     ----------
@@ -255,26 +289,26 @@ def write_outputs(
     source_name
         Name of a source file; outputs are named after it with their own time range (see
         :func:`cp4cds_wps.output.naming.output_filename`).
-    out_dir, out_url
-        Where the files go and the URL that folder is served at.
+    context
+        Where the files go (``out_dir``, served at ``out_url``) and the largest file
+        (``max_file_mb``, MiB of uncompressed data): a larger result is split along time
+        into consecutive files (see :func:`cp4cds_wps.output.split.split_by_size`).
     history
         Line added to the files' ``history`` attribute.
-    max_file_mb
-        Largest file in MiB of uncompressed data; a larger result is split along time into
-        consecutive files (see :func:`cp4cds_wps.output.split.split_by_size`). None: one file.
 
     Returns
     -------
     list of LinkedFile
         The files written, in time order, with size and checksums.
     """
+    max_file_mb = context.max_file_mb
     parts = [result] if max_file_mb is None else split_by_size(result, max_file_mb * 2**20)
     written = []
     for part in parts:
         name = output_filename(source_name, part)
-        path = write_netcdf(part, _unique(out_dir / name), history=history)
+        path = write_netcdf(part, _unique(context.out_dir / name), history=history)
         md5, sha256 = file_digest(path)
-        url = f"{out_url}/{path.name}"
+        url = f"{context.out_url}/{path.name}"
         size = path.stat().st_size
         written.append(LinkedFile(name=path.name, url=url, size=size, md5=md5, sha256=sha256))
     return written

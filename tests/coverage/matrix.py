@@ -28,20 +28,21 @@ import xarray as xr
 
 from cp4cds_wps.errors import ServiceError
 from cp4cds_wps.inventory import Dataset, FileRecord, Inventory
-from cp4cds_wps.ops.cells import cell_corners
-from cp4cds_wps.ops.grid import horizontal_grid
-from cp4cds_wps.ops.params import Area, TimeRange
-from cp4cds_wps.ops.regrid import GridSpec
-from cp4cds_wps.tasks.average import (
+from cp4cds_wps.operations.average import (
     AverageRequest,
     AverageTimeRequest,
     plan_average,
     run_average,
     run_average_time,
 )
-from cp4cds_wps.tasks.plot import PlotRequest, plan_plot, run_plot
-from cp4cds_wps.tasks.regrid import RegridRequest, plan_regrid, run_regrid
-from cp4cds_wps.tasks.subset import SubsetRequest, plan_subset, run_subset
+from cp4cds_wps.operations.plot import PlotRequest, plan_plot, run_plot
+from cp4cds_wps.operations.regrid import RegridRequest, plan_regrid, run_regrid
+from cp4cds_wps.operations.subset import SubsetRequest, plan_subset, run_subset
+from cp4cds_wps.ops.cells import cell_corners
+from cp4cds_wps.ops.grid import horizontal_grid
+from cp4cds_wps.ops.params import Area, TimeRange
+from cp4cds_wps.ops.regrid import GridSpec
+from cp4cds_wps.tasks.runner import RunContext
 from tests.cdo_reference import cdo_remap, gaps_as_missing_cells
 from tests.cf_check import CFTIME, cf_failures
 from tests.coverage import reference
@@ -56,6 +57,12 @@ TARGET = GridSpec("2pt5deg", 2.5, 2.5)
 #: Relative tolerance of values against numpy (float32 data summed in float64) and CDO.
 RTOL = 1e-5
 CDO_RTOL = 1e-6
+
+
+def context(out: Path) -> RunContext:
+    """How the matrix runs an operation: into ``out``, as the service runs it."""
+    return RunContext(out, "http://test/outputs", 120, data_url="http://test/data")
+
 
 #: The operations, each a column of the matrix.
 OPERATIONS = ALL
@@ -178,10 +185,7 @@ def run_subset_cell(inventory: Inventory, dataset: Dataset, out: Path) -> None:
     result = run_subset(
         request,
         plan_subset(request, inventory),
-        out_dir=out,
-        out_url="http://test/outputs",
-        data_url="http://test/data",
-        time_chunk=120,
+        context(out),
     )
     if area is None and raw.data.sizes.get("time", 0) <= SUBSET_STEPS:
         # the whole first file is selected: the service answers with the original file
@@ -222,7 +226,7 @@ def grid_areas(plan, raw: reference.Raw) -> np.ndarray:
 def run_mean_cell(inventory: Inventory, dataset: Dataset, out: Path, dims) -> None:
     request = AverageRequest((dataset.id,), dims)
     plans = restricted(plan_average(request, inventory))
-    run_average(request, plans, out_dir=out, out_url="http://test/outputs", time_chunk=120)
+    run_average(request, plans, context(out))
     path = only_file(out)
     check_cf(path)
     raw = raw_of(plans[0].files, dataset.variable)
@@ -241,7 +245,7 @@ def run_mean_cell(inventory: Inventory, dataset: Dataset, out: Path, dims) -> No
 def run_periods_cell(inventory: Inventory, dataset: Dataset, out: Path, freq: str) -> None:
     request = AverageTimeRequest((dataset.id,), freq)
     plans = restricted(plan_average(request, inventory))
-    run_average_time(request, plans, out_dir=out, out_url="http://test/outputs", time_chunk=120)
+    run_average_time(request, plans, context(out))
     path = only_file(out)
     check_cf(path)
     raw = raw_of(plans[0].files, dataset.variable)
@@ -255,7 +259,7 @@ def run_regrid_cell(inventory: Inventory, dataset: Dataset, out: Path, method: s
     plans = tuple(
         dataclasses.replace(p, files=p.files[:1]) for p in plan_regrid(request, inventory)
     )
-    run_regrid(request, plans, out_dir=out, out_url="http://test/outputs", time_chunk=120)
+    run_regrid(request, plans, context(out))
     path = only_file(out)
     check_cf(path)
     work = out.parent / "cdo"
@@ -356,7 +360,7 @@ def run_plot_cell(inventory: Inventory, dataset: Dataset, out: Path, kind: str) 
     request = PlotRequest((dataset.id,), kind=kind)
     plan = plan_plot(request, inventory)
     plan = dataclasses.replace(plan, files=first_files(plan.files))
-    result = run_plot(request, plan, out_dir=out, out_url="http://test/outputs", time_chunk=120)
+    result = run_plot(request, plan, context(out))
     table = pd.read_csv(result.table)
     raw = raw_of(plan.files, dataset.variable)
     data = raw.data

@@ -14,7 +14,7 @@ from owslib.wps import WebProcessingService
 
 from cp4cds_wps.inventory import Inventory
 
-from ..tasks.test_average import (
+from ..operations.test_average import (
     AREACELLO,
     CFTIME,
     CORDEX,

@@ -15,7 +15,7 @@ from owslib.wps import WebProcessingService
 
 from cp4cds_wps.inventory import Inventory
 
-from ..tasks.test_average import AREACELLO, CORDEX, SEA_ICE, source
+from ..operations.test_average import AREACELLO, CORDEX, SEA_ICE, source
 from .test_subset_clients import exception_of
 from .wps_client import execute_kvp
 

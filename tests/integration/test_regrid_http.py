@@ -18,7 +18,7 @@ from tests.cdo_reference import cdo_remap as cdo_remap_dataset
 from tests.cdo_reference import gaps_as_missing_cells
 from tests.cf_check import CFTIME, cf_failures
 
-from ..tasks.test_regrid import (
+from ..operations.test_regrid import (
     LEVELS,
     NO_GRID,
     REGULAR,

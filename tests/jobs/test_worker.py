@@ -80,12 +80,12 @@ def test_a_worker_killed_in_pywps_database_setup_blocks_no_later_worker(store, w
 
 
 def test_memory_error_fails_with_the_limit(store, wps, service_settings, monkeypatch):
-    from cp4cds_wps.processes import subset
+    from cp4cds_wps.operations import subset
 
     def out_of_memory(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(subset, "run_subset", out_of_memory)
+    monkeypatch.setattr(subset, "run_steps", out_of_memory)
     job_id = submit(wps, QUICK)
     store.claim_next("local")
     assert worker.main(job_id) == 1

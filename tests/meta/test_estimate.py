@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -11,16 +12,17 @@ import xarray as xr
 from cp4cds_wps.config import ConfigError, LimitSettings, load_settings
 from cp4cds_wps.errors import InvalidParameter, MissingParameter, UnknownDataset
 from cp4cds_wps.meta.estimate import check_limits, estimate, over_limit, wps_inputs
-from cp4cds_wps.ops.average import parse_dims
-from cp4cds_wps.ops.params import parse_area, parse_level, parse_time, parse_time_components
-from cp4cds_wps.tasks.average import (
+from cp4cds_wps.operations.average import (
     AverageRequest,
     AverageTimeRequest,
     plan_average,
     run_average,
     run_average_time,
 )
-from cp4cds_wps.tasks.subset import SubsetRequest, plan_subset, run_subset
+from cp4cds_wps.operations.subset import SubsetRequest, plan_subset, run_subset
+from cp4cds_wps.ops.average import parse_dims
+from cp4cds_wps.ops.params import parse_area, parse_level, parse_time, parse_time_components
+from cp4cds_wps.tasks.runner import RunContext
 
 pytestmark = pytest.mark.realdata
 
@@ -44,10 +46,9 @@ def subset_bytes(inventory, tmp_path, **inputs) -> int:
     result = run_subset(
         request,
         plan_subset(request, inventory),
-        out_dir=tmp_path / "out",
-        out_url="http://x",
-        data_url="http://y",
-        time_chunk=120,
+        RunContext(
+            out_dir=tmp_path / "out", out_url="http://x", data_url="http://y", time_chunk=120
+        ),
     )
     return sum(f.size for f in result.files)
 
@@ -128,7 +129,9 @@ def test_average_estimates(inventory, settings, tmp_path, process, dataset_id, e
         request = AverageTimeRequest(collection=(dataset_id,), freq=extra["freq"])
         run = run_average_time
     result = run(
-        request, plan_average(request, inventory), out_dir=tmp_path, out_url="x", time_chunk=120
+        request,
+        plan_average(request, inventory),
+        RunContext(out_dir=tmp_path, out_url="x", time_chunk=120),
     )
     assert found.write_bytes == pytest.approx(sum(f.size for f in result.files), rel=0.15)
     assert found.read_bytes == inventory.get(dataset_id).size
@@ -156,10 +159,7 @@ def test_time_components_keep_their_share_of_the_steps(inventory, tmp_path):
     result = run_subset(
         request,
         plan_subset(request, inventory),
-        out_dir=tmp_path,
-        out_url="x",
-        data_url="y",
-        time_chunk=120,
+        RunContext(out_dir=tmp_path, out_url="x", data_url="y", time_chunk=120),
     )
     with xr.open_dataset(tmp_path / result.files[0].name) as ds:
         assert found.datasets[0].shape["time"] == ds.sizes["time"] == 30 * 3
@@ -177,8 +177,15 @@ def test_other_processes_are_sized_by_what_they_read(inventory):
     found = estimate("plot", {"collection": MIROC_TA}, inventory, max_file_mb=1)
     assert found.write_bytes is None
     assert found.read_bytes == inventory.get(MIROC_TA).size
-    nothing = estimate("orchestrate", {"workflow": "{}"}, inventory, max_file_mb=1)
+    workflow = {
+        "inputs": {"ta": [MIROC_TA]},
+        "steps": {"mean": {"run": "average", "in": {"collection": "inputs/ta", "dims": "time"}}},
+        "outputs": {"output": "mean/output"},
+    }
+    nothing = estimate("orchestrate", {"workflow": json.dumps(workflow)}, inventory, max_file_mb=1)
     assert (nothing.files, nothing.read_bytes, nothing.write_bytes) == (0, 0, 0)
+    with pytest.raises(InvalidParameter, match="workflow: the key 'inputs' is missing"):
+        estimate("orchestrate", {"workflow": "{}"}, inventory, max_file_mb=1)
 
 
 @pytest.mark.parametrize(
@@ -190,6 +197,10 @@ def test_other_processes_are_sized_by_what_they_read(inventory):
         ("subset", {}, MissingParameter, "collection: a value is required"),
         ("average", {"collection": MIROC_TA}, MissingParameter, "dims: a value is required"),
         ("average_time", {"collection": MIROC_TA, "freq": "week"}, InvalidParameter, "freq:"),
+        ("concat", {"collection": MIROC_TA}, InvalidParameter, "concat needs two or more"),
+        ("plot", {"collection": MIROC_TA, "kind": "bar"}, InvalidParameter, "kind:"),
+        ("regrid", {"collection": MIROC_TA, "method": "cubic"}, InvalidParameter, "method:"),
+        ("nothing", {"collection": MIROC_TA}, InvalidParameter, "process: unknown process"),
     ],
 )
 def test_invalid_requests_are_refused_as_the_main_wps_refuses_them(
@@ -245,7 +256,7 @@ def test_wps_inputs_join_repeated_values():
 def test_a_repeated_estimate_samples_the_data_once(inventory, monkeypatch):
     """Every submission is estimated: the same selection of the same file is sampled once
     per process (it cost 15 ms of each of 200 identical submissions)."""
-    from cp4cds_wps.meta import estimate as module
+    from cp4cds_wps.operations import sizing as module
 
     calls = []
     sample = module.compressed_fraction

@@ -14,8 +14,8 @@ from cp4cds_wps.inventory import Inventory
 from cp4cds_wps.meta.api import ConstraintsApi
 from cp4cds_wps.meta.resolve import resolve
 from cp4cds_wps.meta.selection import parse_selection
+from cp4cds_wps.operations.average import AverageRequest, plan_average
 from cp4cds_wps.qc import run_qc
-from cp4cds_wps.tasks.average import AverageRequest, plan_average
 from tests.quirks import ID, write_member
 
 QUIRKS, CONFLICT = ID.format(member="r1i1p1f1"), ID.format(member="r2i1p1f1")

@@ -13,10 +13,10 @@ import pytest
 from cp4cds_wps.errors import InvalidParameter
 from cp4cds_wps.meta.resolve import resolve
 from cp4cds_wps.meta.selection import parse_selection
+from cp4cds_wps.operations.subset import SubsetRequest, plan_subset
 from cp4cds_wps.ops.open import open_dataset
 from cp4cds_wps.ops.params import parse_area, parse_level, parse_time
 from cp4cds_wps.ops.subset import subset
-from cp4cds_wps.tasks.subset import SubsetRequest, plan_subset
 
 pytestmark = pytest.mark.realdata
 

@@ -14,10 +14,11 @@ import xarray as xr
 from cp4cds_wps.config import QcSettings, Root
 from cp4cds_wps.errors import DatasetInconsistent, QualityRefused
 from cp4cds_wps.inventory import Inventory
+from cp4cds_wps.operations.average import AverageRequest, plan_average, run_average
 from cp4cds_wps.qc import run as qc_run
 from cp4cds_wps.qc import run_qc
-from cp4cds_wps.tasks.average import AverageRequest, plan_average, run_average
 from cp4cds_wps.tasks.files import check_consistent
+from cp4cds_wps.tasks.runner import RunContext
 from tests.cf_check import CFTIME
 from tests.quirks import DIR, ID, write_member
 
@@ -186,9 +187,7 @@ def test_a_declared_fix_serves_the_conflicting_dataset(tmp_path, archive):
     result = run_average(
         request,
         plan_average(request, inventory),
-        out_dir=tmp_path / "job",
-        out_url="u",
-        time_chunk=5,
+        RunContext(out_dir=tmp_path / "job", out_url="u", time_chunk=5),
     )
     with xr.open_dataset(tmp_path / "job" / result.files[0].name, decode_times=CFTIME) as out:
         history = out.attrs["history"]

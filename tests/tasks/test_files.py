@@ -13,20 +13,21 @@ import xarray as xr
 from cp4cds_wps.config import Root
 from cp4cds_wps.errors import DatasetInconsistent
 from cp4cds_wps.inventory import Inventory
-from cp4cds_wps.ops.params import parse_area, parse_time
-from cp4cds_wps.ops.regrid import parse_grid
-from cp4cds_wps.tasks.average import (
+from cp4cds_wps.operations.average import (
     AverageRequest,
     AverageTimeRequest,
     plan_average,
     run_average,
     run_average_time,
 )
-from cp4cds_wps.tasks.concat import ConcatRequest, plan_concat, run_concat
+from cp4cds_wps.operations.concat import ConcatRequest, plan_concat, run_concat
+from cp4cds_wps.operations.plot import PlotRequest, plan_plot, run_plot
+from cp4cds_wps.operations.regrid import RegridRequest, plan_regrid, run_regrid
+from cp4cds_wps.operations.subset import SubsetRequest, plan_subset, run_subset
+from cp4cds_wps.ops.params import parse_area, parse_time
+from cp4cds_wps.ops.regrid import parse_grid
 from cp4cds_wps.tasks.files import check_consistent, select_files
-from cp4cds_wps.tasks.plot import PlotRequest, plan_plot, run_plot
-from cp4cds_wps.tasks.regrid import RegridRequest, plan_regrid, run_regrid
-from cp4cds_wps.tasks.subset import SubsetRequest, plan_subset, run_subset
+from cp4cds_wps.tasks.runner import RunContext
 from cp4cds_wps.tasks.workflow import parse_workflow, plan_workflow, run_workflow
 from tests.cf_check import CFTIME, cf_failures
 from tests.quirks import DIR, ID, STEPS, areas, write_member, write_months
@@ -76,10 +77,7 @@ def test_subset_drops_the_repeated_december_and_keeps_the_gap(archive, tmp_path)
     result = run_subset(
         request,
         plan_subset(request, inventory),
-        out_dir=tmp_path / "job",
-        out_url="u",
-        data_url="d",
-        time_chunk=7,
+        RunContext(out_dir=tmp_path / "job", out_url="u", data_url="d", time_chunk=7),
     )
     path = tmp_path / "job" / result.files[0].name
     out = xr.open_dataset(path, decode_times=CFTIME)
@@ -98,9 +96,7 @@ def test_average_over_the_repaired_series(archive, tmp_path, dims):
     result = run_average(
         request,
         plan_average(request, inventory),
-        out_dir=tmp_path / "job",
-        out_url="u",
-        time_chunk=5,
+        RunContext(out_dir=tmp_path / "job", out_url="u", time_chunk=5),
     )
     path = tmp_path / "job" / result.files[0].name
     out = xr.open_dataset(path, decode_times=CFTIME)
@@ -120,9 +116,7 @@ def test_yearly_means_skip_the_missing_year(archive, tmp_path):
     result = run_average_time(
         request,
         plan_average(request, inventory),
-        out_dir=tmp_path / "job",
-        out_url="u",
-        time_chunk=5,
+        RunContext(out_dir=tmp_path / "job", out_url="u", time_chunk=5),
     )
     path = tmp_path / "job" / result.files[0].name
     out = xr.open_dataset(path, decode_times=CFTIME)
@@ -143,9 +137,7 @@ def test_conservative_regrid_onto_the_same_grid_returns_the_repaired_series(arch
     result = run_regrid(
         request,
         plan_regrid(request, inventory),
-        out_dir=tmp_path / "job",
-        out_url="u",
-        time_chunk=5,
+        RunContext(out_dir=tmp_path / "job", out_url="u", time_chunk=5),
     )
     path = tmp_path / "job" / result.files[0].name
     out = xr.open_dataset(path, decode_times=CFTIME)
@@ -159,9 +151,7 @@ def test_concat_of_members_with_the_same_quirks(archive, tmp_path):
     result = run_concat(
         request,
         plan_concat(request, inventory),
-        out_dir=tmp_path / "job",
-        out_url="u",
-        time_chunk=5,
+        RunContext(out_dir=tmp_path / "job", out_url="u", time_chunk=5),
     )
     path = tmp_path / "job" / result.files[0].name
     out = xr.open_dataset(path, decode_times=CFTIME)
@@ -177,7 +167,9 @@ def test_plot_timeseries_of_the_repaired_series(archive, tmp_path):
     inventory, values = archive
     request = PlotRequest((ID.format(member="r1i1p1f1"),), kind="timeseries")
     result = run_plot(
-        request, plan_plot(request, inventory), out_dir=tmp_path / "job", out_url="u", time_chunk=5
+        request,
+        plan_plot(request, inventory),
+        RunContext(out_dir=tmp_path / "job", out_url="u", time_chunk=5),
     )
     table = pd.read_csv(result.table)
     expected = (values["r1i1p1f1"] * areas()).sum(axis=(1, 2)) / areas().sum()
@@ -198,7 +190,11 @@ def test_orchestrated_subset_and_mean(archive, tmp_path):
         },
     }
     workflow = parse_workflow(json.dumps(doc))
-    result = run_workflow(workflow, inventory, out_dir=tmp_path / "job", out_url="u", time_chunk=5)
+    result = run_workflow(
+        workflow,
+        plan_workflow(workflow, inventory),
+        RunContext(out_dir=tmp_path / "job", out_url="u", time_chunk=5),
+    )
     path = tmp_path / "job" / result.files[0].name
     out = xr.open_dataset(path, decode_times=CFTIME)
     chosen = [i for i, (y, _) in enumerate(STEPS) if 2001 <= y <= 2005]
@@ -214,9 +210,7 @@ def test_repeated_steps_with_other_values_fail_naming_files_and_time(archive, tm
         run_average(
             request,
             plan_average(request, inventory),
-            out_dir=tmp_path / "job",
-            out_url="u",
-            time_chunk=5,
+            RunContext(out_dir=tmp_path / "job", out_url="u", time_chunk=5),
         )
     assert caught.value.reason.startswith(
         "tas_Amon_MODEL_historical_r3i1p1f1_gn_200001-200112.nc and "

@@ -15,7 +15,7 @@ from cp4cds_wps.config import Root
 from cp4cds_wps.errors import ArchiveFileChanged, ArchiveFileUnreadable
 from cp4cds_wps.inventory import Inventory
 from cp4cds_wps.ops.notes import note
-from cp4cds_wps.tasks.runner import Step, run_steps
+from cp4cds_wps.tasks.runner import RunContext, Step, run_steps
 
 DATASET_DIR = "CMIP/INST/MODEL/historical/r1i1p1f1/day/tas/gn/v20200101"
 
@@ -30,7 +30,13 @@ def scanned(tmp_path, encoding=None, damage=None):
     path.parent.mkdir(parents=True)
     xr.Dataset(
         {"tas": ("time", np.array([280.0, 281.0, 282.0]), {"units": "K"})},
-        coords={"time": ("time", [0.5, 1.5, 2.5], {"units": "days since 2000-01-01"})},
+        coords={
+            "time": (
+                "time",
+                [0.5, 1.5, 2.5],
+                {"units": "days since 2000-01-01", "standard_name": "time"},
+            )
+        },
     ).to_netcdf(path, encoding=encoding)
     if damage is not None:
         damage(path)
@@ -51,10 +57,9 @@ def _run(dataset, compute, out_dir):
         "test",
         {"collection": dataset.id, "doubled": "yes"},
         [Step(dataset, dataset.files, compute)],
-        out_dir=out_dir,
-        out_url="http://example.org/outputs",
-        data_url="",
-        time_chunk=10,
+        RunContext(
+            out_dir=out_dir, out_url="http://example.org/outputs", data_url="", time_chunk=10
+        ),
     )
 
 

@@ -12,6 +12,7 @@ import xarray as xr
 
 from cp4cds_wps.errors import InvalidParameter, MissingParameter
 from cp4cds_wps.inventory import Inventory
+from cp4cds_wps.tasks.runner import RunContext
 from cp4cds_wps.tasks.workflow import parse_workflow, plan_workflow, run_workflow
 from tests.cf_check import cf_failures
 
@@ -61,13 +62,13 @@ def source(inventory, dataset_id) -> xr.Dataset:
 
 def run(doc, inventory, tmp_path, **kwargs):
     """Run the workflow ``doc``; return the result and its files opened."""
+    workflow = parse_workflow(json.dumps(doc))
     result = run_workflow(
-        parse_workflow(json.dumps(doc)),
-        inventory,
-        out_dir=tmp_path / "job",
-        out_url="http://test/outputs/job",
-        time_chunk=120,
-        **kwargs,
+        workflow,
+        plan_workflow(workflow, inventory),
+        RunContext(
+            out_dir=tmp_path / "job", out_url="http://test/outputs/job", time_chunk=120, **kwargs
+        ),
     )
     files = [xr.open_dataset(tmp_path / "job" / f.name, decode_times=CFTIME) for f in result.files]
     return result, files
@@ -556,10 +557,10 @@ def test_steps_are_ordered_after_their_sources_and_values_read_from_json():
     workflow = parse_workflow(json.dumps(doc))
     assert [s.name for s in workflow.steps] == ["sub", "mean"]
     sub, mean = workflow.steps
-    assert str(sub.parameters["area"]) == "0,-10.5,20,10"
-    assert str(sub.parameters["level"]) == "850/850"
+    assert str(sub.request.area) == "0,-10.5,20,10"
+    assert str(sub.request.level) == "850/850"
     assert sub.given == {"area": "0,-10.5,20,10", "level": "850"}
-    assert mean.parameters == {"dims": ("latitude", "longitude")}
+    assert mean.request.dims == ("latitude", "longitude")
     assert workflow.inputs == {"rlds": (RLDS,)}
     assert workflow.outputs == {"output": "mean"}
 

@@ -11,9 +11,10 @@ import pytest
 
 from cp4cds_wps.errors import InvalidParameter, NoDataSelected
 from cp4cds_wps.inventory import Inventory
+from cp4cds_wps.operations.plot import PlotRequest, plan_plot, run_plot
 from cp4cds_wps.ops.params import parse_area, parse_level, parse_time
 from cp4cds_wps.ops.plot import parse_timestep
-from cp4cds_wps.tasks.plot import PlotRequest, plan_plot, run_plot
+from cp4cds_wps.tasks.runner import RunContext
 
 from .test_average import AREACELLO, CORDEX, LEVELS, REGULAR, SEA_ICE, source
 
@@ -31,9 +32,7 @@ def run(request, inventory, tmp_path):
     result = run_plot(
         request,
         plan_plot(request, inventory),
-        out_dir=tmp_path / "job",
-        out_url="http://test/outputs/job",
-        time_chunk=120,
+        RunContext(out_dir=tmp_path / "job", out_url="http://test/outputs/job", time_chunk=120),
     )
     return result, pd.read_csv(result.table)
 

@@ -11,8 +11,9 @@ import xarray as xr
 from cp4cds_wps.config import Root
 from cp4cds_wps.errors import DatasetInconsistent, InvalidParameter
 from cp4cds_wps.inventory import Inventory
+from cp4cds_wps.operations.concat import ConcatRequest, plan_concat, run_concat
 from cp4cds_wps.ops.params import parse_time
-from cp4cds_wps.tasks.concat import ConcatRequest, plan_concat, run_concat
+from cp4cds_wps.tasks.runner import RunContext
 from tests.cf_check import cf_failures
 
 MEMBERS = tuple(
@@ -38,10 +39,9 @@ def run(request, inventory, tmp_path, **kwargs):
     result = run_concat(
         request,
         plan_concat(request, inventory),
-        out_dir=tmp_path / "job",
-        out_url="http://test/outputs/job",
-        time_chunk=120,
-        **kwargs,
+        RunContext(
+            out_dir=tmp_path / "job", out_url="http://test/outputs/job", time_chunk=120, **kwargs
+        ),
     )
     assert len(result.files) == 1
     path = tmp_path / "job" / result.files[0].name

@@ -11,8 +11,9 @@ import xarray as xr
 from cp4cds_wps.config import Root
 from cp4cds_wps.errors import DatasetInconsistent, InvalidParameter, NoDataSelected
 from cp4cds_wps.inventory import Inventory
+from cp4cds_wps.operations.subset import SubsetRequest, plan_subset, run_subset
 from cp4cds_wps.ops.params import parse_area, parse_time
-from cp4cds_wps.tasks.subset import SubsetRequest, plan_subset, run_subset
+from cp4cds_wps.tasks.runner import RunContext
 
 pytestmark = pytest.mark.realdata
 
@@ -75,11 +76,13 @@ def run(request, inventory, tmp_path, **kwargs):
     return run_subset(
         request,
         plans,
-        out_dir=tmp_path / "job",
-        out_url="http://test/outputs/job",
-        data_url="http://test/data",
-        time_chunk=120,
-        **kwargs,
+        RunContext(
+            out_dir=tmp_path / "job",
+            out_url="http://test/outputs/job",
+            data_url="http://test/data",
+            time_chunk=120,
+            **kwargs,
+        ),
     )
 
 
@@ -180,11 +183,13 @@ def test_progress_is_reported_per_dataset(inventory, tmp_path):
     run_subset(
         request,
         plan_subset(request, inventory),
-        out_dir=tmp_path / "job",
-        out_url="http://test/outputs/job",
-        data_url="http://test/data",
-        time_chunk=120,
-        progress=lambda percent, message: seen.append((percent, message)),
+        RunContext(
+            out_dir=tmp_path / "job",
+            out_url="http://test/outputs/job",
+            data_url="http://test/data",
+            time_chunk=120,
+            progress=lambda percent, message: seen.append((percent, message)),
+        ),
     )
     assert seen == [
         (0, f"subset: {ids[0]}"),

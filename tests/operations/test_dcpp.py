@@ -11,17 +11,18 @@ import xarray as xr
 from cp4cds_wps.config import Root
 from cp4cds_wps.errors import NoDataSelected
 from cp4cds_wps.inventory import Inventory
-from cp4cds_wps.ops.params import parse_time
-from cp4cds_wps.ops.regrid import parse_grid
-from cp4cds_wps.tasks.average import (
+from cp4cds_wps.operations.average import (
     AverageRequest,
     AverageTimeRequest,
     plan_average,
     run_average,
     run_average_time,
 )
-from cp4cds_wps.tasks.plot import PlotRequest, plan_plot, run_plot
-from cp4cds_wps.tasks.regrid import RegridRequest, plan_regrid, run_regrid
+from cp4cds_wps.operations.plot import PlotRequest, plan_plot, run_plot
+from cp4cds_wps.operations.regrid import RegridRequest, plan_regrid, run_regrid
+from cp4cds_wps.ops.params import parse_time
+from cp4cds_wps.ops.regrid import parse_grid
+from cp4cds_wps.tasks.runner import RunContext
 from tests.cdo_reference import cdo_remap, gaps_as_missing_cells, needs_cdo
 from tests.cf_check import CFTIME, cf_failures
 from tests.synthetic import dcpp_file
@@ -43,7 +44,9 @@ def ran(run, plan, request, inventory, out_dir) -> tuple[xr.Dataset, object]:
     """The one file of ``run`` (a task's run function) for ``request``, opened, and its
     path."""
     result = run(
-        request, plan(request, inventory), out_dir=out_dir, out_url="http://test/job", time_chunk=20
+        request,
+        plan(request, inventory),
+        RunContext(out_dir=out_dir, out_url="http://test/job", time_chunk=20),
     )
     (linked,) = result.files
     path = out_dir / linked.name
@@ -78,9 +81,7 @@ def test_interpolation_is_refused_with_the_reason_and_the_way_out(archive, tmp_p
         run_regrid(
             request,
             plan_regrid(request, inventory),
-            out_dir=tmp_path / "job",
-            out_url="http://test/job",
-            time_chunk=20,
+            RunContext(out_dir=tmp_path / "job", out_url="http://test/job", time_chunk=20),
         )
     assert not (tmp_path / "job").exists()
 
@@ -109,7 +110,9 @@ def test_plots(archive, tmp_path, kind):
     inventory, src = archive
     request = PlotRequest((DATASET,), kind=kind, time=parse_time("1980-12-01/1980-12-31"))
     result = run_plot(
-        request, plan_plot(request, inventory), out_dir=tmp_path, out_url="", time_chunk=20
+        request,
+        plan_plot(request, inventory),
+        RunContext(out_dir=tmp_path, out_url="", time_chunk=20),
     )
     table = pd.read_csv(result.table)
     december = src.tasmax.sel(time=slice("1980-12-01", "1980-12-31"))

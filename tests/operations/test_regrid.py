@@ -13,10 +13,11 @@ from cdo import Cdo
 
 from cp4cds_wps.errors import InvalidParameter
 from cp4cds_wps.inventory import Inventory
+from cp4cds_wps.operations.regrid import RegridRequest, plan_regrid, run_regrid
 from cp4cds_wps.ops.open import open_dataset
 from cp4cds_wps.ops.regrid import GridSpec, parse_grid, regrid
 from cp4cds_wps.ops.weights import cell_areas
-from cp4cds_wps.tasks.regrid import RegridRequest, plan_regrid, run_regrid
+from cp4cds_wps.tasks.runner import RunContext
 from tests.cf_check import CFTIME, cf_failures
 
 pytestmark = pytest.mark.realdata
@@ -47,9 +48,11 @@ def run(inventory, tmp_path, dataset_id, method, grid, custom_grid=None, **kwarg
     result = run_regrid(
         request,
         plan_regrid(request, inventory),
-        out_dir=tmp_path / "job",
-        out_url="http://test/outputs/job",
-        **{"time_chunk": 120, **kwargs},
+        RunContext(
+            out_dir=tmp_path / "job",
+            out_url="http://test/outputs/job",
+            **{"time_chunk": 120, **kwargs},
+        ),
     )
     assert len(result.files) == 1
     path = tmp_path / "job" / result.files[0].name

@@ -10,12 +10,13 @@ import xarray as xr
 
 from cp4cds_wps.errors import NoDataSelected
 from cp4cds_wps.inventory import Inventory
-from cp4cds_wps.ops.shape import parse_shape
-from cp4cds_wps.tasks.average_shape import (
+from cp4cds_wps.operations.average_shape import (
     AverageShapeRequest,
     plan_average_shape,
     run_average_shape,
 )
+from cp4cds_wps.ops.shape import parse_shape
+from cp4cds_wps.tasks.runner import RunContext
 from tests.cf_check import cf_failures
 
 pytestmark = pytest.mark.realdata
@@ -58,9 +59,7 @@ def run(dataset_id, geojson, inventory, tmp_path):
     result = run_average_shape(
         request,
         plan_average_shape(request, inventory),
-        out_dir=tmp_path / "job",
-        out_url="http://test/outputs/job",
-        time_chunk=120,
+        RunContext(out_dir=tmp_path / "job", out_url="http://test/outputs/job", time_chunk=120),
     )
     assert len(result.files) == 1
     path = tmp_path / "job" / result.files[0].name

@@ -1,6 +1,6 @@
-"""The plot task: a quick look at one dataset as a PNG, with the plotted numbers as CSV.
+"""The operation ``plot``: a quick look at one dataset as a PNG, with the plotted numbers as CSV.
 
-Free of WPS code, like :mod:`cp4cds_wps.tasks.subset`: :func:`plan_plot` resolves a request
+Free of WPS code, like :mod:`cp4cds_wps.operations.subset`: :func:`plan_plot` resolves a request
 against the inventory without reading data; :func:`run_plot` opens the files, subsets them,
 draws (:mod:`cp4cds_wps.ops.plot`) and writes the image and the table.
 """
@@ -11,22 +11,50 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import dask
 import matplotlib
 
 from cp4cds_wps.errors import InvalidParameter, NoDataSelected
 from cp4cds_wps.inventory import Dataset, FileRecord, Inventory
+from cp4cds_wps.operations.average import areas_dataset
+from cp4cds_wps.operations.base import AREA, COLLECTION, LEVEL, TIME, Input, Operation, Values
+from cp4cds_wps.operations.sizing import DatasetEstimate, read_only
 from cp4cds_wps.ops.notes import recorded_notes
 from cp4cds_wps.ops.open import open_dataset
-from cp4cds_wps.ops.params import Area, LevelRange, TimeRange
-from cp4cds_wps.ops.plot import Timestep, plot_map, plot_timeseries, select_timestep
+from cp4cds_wps.ops.params import Area, LevelRange, TimeRange, parse_area, parse_level, parse_time
+from cp4cds_wps.ops.plot import (
+    KINDS,
+    Timestep,
+    parse_kind,
+    parse_timestep,
+    plot_map,
+    plot_timeseries,
+    select_timestep,
+)
 from cp4cds_wps.ops.subset import subset
 from cp4cds_wps.output.naming import output_filename
 from cp4cds_wps.output.provenance import Provenance
-from cp4cds_wps.tasks.average import areas_dataset
+from cp4cds_wps.tasks.collection import parse_collection
 from cp4cds_wps.tasks.files import check_consistent, open_files, record_input, select_files
-from cp4cds_wps.tasks.runner import Progress
+from cp4cds_wps.tasks.runner import RunContext, one_thread
 from cp4cds_wps.tasks.software import software_versions
+
+KIND = Input(
+    "kind",
+    "Kind of plot",
+    "map: the values on the grid at one time step; timeseries: "
+    "the area-weighted mean over the grid at each time step.",
+    kind="choice",
+    choices=tuple(KINDS),
+    default=KINDS[0],
+    linked=False,
+)
+TIMESTEP = Input(
+    "timestep",
+    "Time step",
+    "The time step of a map: its index (0 the first, the default; -1 the "
+    "last) or a date with at least year and month, which selects the first "
+    "step within it. Example: 2015-07",
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +76,18 @@ class PlotRequest:
             if value is not None:
                 params[name] = str(value)
         return params
+
+
+def parse_plot(values: Values) -> PlotRequest:
+    """The request the input values make."""
+    return PlotRequest(
+        collection=parse_collection(values.get("collection")),
+        kind=parse_kind(values.get("kind")),
+        timestep=parse_timestep(values.get("timestep")),
+        time=parse_time(values.get("time")),
+        area=parse_area(values.get("area")),
+        level=parse_level(values.get("level")),
+    )
 
 
 @dataclass(frozen=True)
@@ -73,7 +113,7 @@ def plan_plot(request: PlotRequest, inventory: Inventory) -> PlotPlan:
 
     A map of a step given by date needs only the files around that date. A time series uses
     the archive's ``areacella``/``areacello`` for its area means when there is one (as
-    :func:`cp4cds_wps.tasks.average.plan_average`).
+    :func:`cp4cds_wps.operations.average.plan_average`).
 
     Raises
     ------
@@ -123,45 +163,38 @@ def _files_within(
     return chosen
 
 
-def run_plot(
-    request: PlotRequest,
-    plan: PlotPlan,
-    *,
-    out_dir: Path,
-    out_url: str,
-    time_chunk: int,
-    progress: Progress | None = None,
-) -> PlotResult:
-    """Draw the planned dataset; write ``<name>_<kind>.png`` and ``.csv`` into ``out_dir``.
+def estimate_plot(
+    request: PlotRequest, plan: PlotPlan, inventory: Inventory, _: int
+) -> tuple[DatasetEstimate, ...]:
+    """What the plot reads (its image is not estimated)."""
+    return read_only([(plan.dataset, plan.files)])
+
+
+def run_plot(request: PlotRequest, plan: PlotPlan, context: RunContext) -> PlotResult:
+    """Draw the planned dataset; write ``<name>_<kind>.png`` and ``.csv`` into the context's
+    ``out_dir`` (its ``out_url`` for the provenance; never split into several files).
 
     Parameters
     ----------
     request, plan
         What to plot, as planned by :func:`plan_plot`.
-    out_dir
-        Folder the files are written to (created if needed).
-    out_url
-        URL under which the files will be served, for the provenance.
-    time_chunk
-        Time steps per dask chunk when opening the dataset.
-    progress
-        Called with (percent, message) as the work advances.
+    context
+        Where the files go, chunking and progress.
 
     Returns
     -------
     PlotResult
     """
-    report = progress or (lambda percent, message: None)
+    report, out_dir = context.report, context.out_dir
     dataset = plan.dataset
     report(0, f"plot: {dataset.id}")
-    # one thread, as in cp4cds_wps.tasks.runner: no dask thread pools in server processes
     # the files are closed when done, also on errors (see cp4cds_wps.tasks.runner)
     with (
-        dask.config.set(scheduler="synchronous"),
+        one_thread(),
         recorded_notes() as notes,
         contextlib.ExitStack() as files_open,
     ):
-        opened = open_files(dataset, plan.files, time_chunk=time_chunk)
+        opened = open_files(dataset, plan.files, time_chunk=context.time_chunk)
         ds = subset(
             files_open.enter_context(opened),
             time=request.time,
@@ -196,6 +229,23 @@ def run_plot(
     for text in notes:
         prov.add_note(text)
     for path in (image, table_path):
-        prov.add_output(path.name, f"{out_url}/{path.name}")
+        prov.add_output(path.name, f"{context.out_url}/{path.name}")
     report(100, "plot done")
     return PlotResult(image=image, table=table_path, provenance=prov)
+
+
+PLOT = Operation(
+    name="plot",
+    title="Plot",
+    abstract="A quick look at one dataset of the archive, given by its ESGF dataset "
+    "id: the area-weighted mean over the grid (or a part of it) at each time step, or "
+    "a longitude/latitude map of one time step, on regular, curvilinear and "
+    "rotated-pole grids. Of data with levels the first selected level is shown. "
+    "Returns the plot as PNG, the plotted values as CSV, and the provenance.",
+    inputs=(COLLECTION, KIND, TIMESTEP, TIME, AREA, LEVEL),
+    parse=parse_plot,
+    plan=plan_plot,
+    estimate=estimate_plot,
+    run=run_plot,
+    sized=False,
+)

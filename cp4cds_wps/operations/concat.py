@@ -1,6 +1,6 @@
-"""The concat task: ensemble members concatenated along ``realization`` into one netCDF file.
+"""The operation ``concat``: ensemble members concatenated along ``realization`` into one file.
 
-Free of WPS code, like :mod:`cp4cds_wps.tasks.subset`. :func:`plan_concat` refuses, from the
+Free of WPS code, like :mod:`cp4cds_wps.operations.subset`. :func:`plan_concat` refuses, from the
 inventory alone, members that cannot fit together (another variable, frequency or calendar,
 or another period); :func:`run_concat` reads them, checks their grids and time steps (see
 :func:`cp4cds_wps.ops.concat.concat_realizations`) and writes one file, optionally the
@@ -9,19 +9,32 @@ ensemble mean.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import xarray as xr
 
 from cp4cds_wps.errors import DatasetInconsistent, InvalidParameter
 from cp4cds_wps.inventory import Dataset, FileRecord, Inventory
+from cp4cds_wps.operations.base import COLLECTION, TIME, Input, Operation, Values, parse_flag
+from cp4cds_wps.operations.sizing import DatasetEstimate, read_only
 from cp4cds_wps.ops.average import average_over_dims
 from cp4cds_wps.ops.concat import REALIZATION, calendar_name, concat_realizations
-from cp4cds_wps.ops.params import TimeRange
+from cp4cds_wps.ops.params import TimeRange, parse_time
 from cp4cds_wps.ops.subset import subset
+from cp4cds_wps.tasks.collection import parse_collection
 from cp4cds_wps.tasks.files import check_consistent, select_files
-from cp4cds_wps.tasks.runner import CombinedStep, Progress, TaskResult, run_steps
+from cp4cds_wps.tasks.runner import CombinedStep, RunContext, TaskResult, run_steps
+
+APPLY_AVERAGE = Input(
+    "apply_average",
+    "Apply Average",
+    "If True, returns the mean over the members (the realization dimension) "
+    "instead of the members themselves.",
+    kind="flag",
+    default=False,
+    linked=False,
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,25 @@ class ConcatRequest:
             params["time"] = str(self.time)
         params["apply_average"] = str(self.apply_average).lower()
         return params
+
+
+def parse_concat(values: Values) -> ConcatRequest:
+    """The request the input values make."""
+    return ConcatRequest(
+        collection=parse_collection(values.get("collection")),
+        time=parse_time(values.get("time")),
+        apply_average=parse_flag(values.get("apply_average"), "apply_average"),
+    )
+
+
+def combine_members(
+    members: Sequence[tuple[str, xr.Dataset]], request: ConcatRequest
+) -> xr.Dataset:
+    """Labelled members (their time range) along ``realization``, or their mean."""
+    if request.time is not None:
+        members = [(label, subset(ds, time=request.time)) for label, ds in members]
+    combined = concat_realizations(list(members))
+    return average_over_dims(combined, [REALIZATION]) if request.apply_average else combined
 
 
 @dataclass(frozen=True)
@@ -128,44 +160,26 @@ def _check_same_period(datasets: list[Dataset], time: TimeRange | None) -> None:
     raise DatasetInconsistent("collection", f"the members cover different periods: {spans}; {hint}")
 
 
-def run_concat(
-    request: ConcatRequest,
-    plan: ConcatPlan,
-    *,
-    out_dir: Path,
-    out_url: str,
-    time_chunk: int,
-    max_file_mb: int | None = None,
-    progress: Progress | None = None,
-) -> TaskResult:
+def estimate_concat(
+    request: ConcatRequest, plan: ConcatPlan, inventory: Inventory, _: int
+) -> tuple[DatasetEstimate, ...]:
+    """What each member reads (the output is not estimated)."""
+    return read_only(plan.members)
+
+
+def run_concat(request: ConcatRequest, plan: ConcatPlan, context: RunContext) -> TaskResult:
     """Concatenate the planned members (their mean if asked); write one CF netCDF file.
 
     The file is named like the first member's first file, with the member replaced by the
     number of members (``s1980-5members``; ``...-mean`` for the ensemble mean) and the time
-    range of the result. Other arguments as :func:`cp4cds_wps.tasks.runner.run_steps`;
-    ``out_dir`` is removed if the run fails.
+    range of the result. See :func:`cp4cds_wps.tasks.runner.run_steps`.
     """
 
     def compute(opened: list[xr.Dataset]) -> xr.Dataset:
-        if request.time is not None:
-            opened = [subset(ds, time=request.time) for ds in opened]
-        combined = concat_realizations(list(zip(plan.labels, opened, strict=True)))
-        if request.apply_average:
-            return average_over_dims(combined, [REALIZATION])
-        return combined
+        return combine_members(list(zip(plan.labels, opened, strict=True)), request)
 
     step = CombinedStep(plan.members, compute, ensemble_file_name(plan, request.apply_average))
-    return run_steps(
-        "concat",
-        request.parameters(),
-        [step],
-        out_dir=out_dir,
-        out_url=out_url,
-        data_url="",
-        time_chunk=time_chunk,
-        max_file_mb=max_file_mb,
-        progress=progress,
-    )
+    return run_steps("concat", request.parameters(), [step], context)
 
 
 def ensemble_file_name(plan: ConcatPlan, mean: bool) -> str:
@@ -177,3 +191,23 @@ def ensemble_file_name(plan: ConcatPlan, mean: bool) -> str:
     prefix = f"{starts.pop()}-" if len(starts) == 1 and "none" not in starts else ""
     tag = f"{prefix}{len(plan.members)}members{'-mean' if mean else ''}"
     return name.replace(f"_{member}_", f"_{tag}_", 1) if member else name
+
+
+CONCAT = Operation(
+    name="concat",
+    title="Concat",
+    abstract="Concatenate two or more ensemble members (e.g. decadal hindcast members "
+    "of one start date), given by ESGF dataset ids, along a new realization "
+    "dimension into one netCDF file, optionally averaged over the members. Members "
+    "must share variable, grid, calendar and time steps: members of different start "
+    "dates are concatenated over the dates they share, chosen with the time input. "
+    "Returns a Metalink document listing the resulting netCDF file, and the "
+    "provenance of the result.",
+    inputs=(COLLECTION, TIME, APPLY_AVERAGE),
+    parse=parse_concat,
+    plan=plan_concat,
+    estimate=estimate_concat,
+    run=run_concat,
+    combine=combine_members,
+    sized=False,
+)

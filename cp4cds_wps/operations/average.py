@@ -1,16 +1,16 @@
-"""The averaging tasks: means over axes and over calendar periods, written as netCDF.
+"""The operation ``average`` (means over axes), and the planning of all area means.
 
-Free of WPS code, like :mod:`cp4cds_wps.tasks.subset`: :func:`plan_average` resolves a
+Free of WPS code, like :mod:`cp4cds_wps.operations.subset`: :func:`plan_average` resolves a
 request against the inventory without reading data (and finds the dataset's cell areas,
-``areacella``/``areacello``, when the archive has them); :func:`run_average` and
-:func:`run_average_time` carry it out.
+``areacella``/``areacello``, when the archive has them) for ``average``, ``average_time``
+(:mod:`cp4cds_wps.operations.average_time`) and ``average_shape``; :func:`run_average` and
+:func:`run_average_time` carry them out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from statistics import median
 
 import cftime
@@ -18,16 +18,34 @@ import xarray as xr
 
 from cp4cds_wps.errors import InvalidParameter
 from cp4cds_wps.inventory import Dataset, FileRecord, Inventory
-from cp4cds_wps.ops.average import average_over_dims, average_time, check_coarser
+from cp4cds_wps.inventory.geometry import Geometry
+from cp4cds_wps.operations.base import COLLECTION, Input, Operation, Values
+from cp4cds_wps.operations.sizing import DatasetEstimate, read_bytes, sized, time_steps
+from cp4cds_wps.ops.average import DIMS, average_over_dims, average_time, check_coarser, parse_dims
 from cp4cds_wps.ops.open import open_dataset
 from cp4cds_wps.ops.weights import cell_areas
+from cp4cds_wps.tasks.collection import parse_collection
 from cp4cds_wps.tasks.files import whole_datasets
-from cp4cds_wps.tasks.runner import Progress, Step, TaskResult, run_steps
+from cp4cds_wps.tasks.runner import RunContext, Step, TaskResult, run_steps
 
 _ISO = "%Y-%m-%dT%H:%M:%S"
 #: Realms and table prefixes of ocean and sea-ice data, whose cells are in ``areacello``.
 _OCEAN_REALMS = ("ocean", "seaIce", "ocnBgchem")
 _OCEAN_TABLES = ("O", "SI")
+#: Dimensions of ``dims`` besides time, level and the horizontal grid.
+_REALIZATION_DIMS = ("realization", "member", "ensemble")
+
+DIMS_INPUT = Input(
+    "dims",
+    "Dimensions",
+    f"Comma separated dimensions to average over (or the input repeated), out of "
+    f"{', '.join(DIMS)}. Means over "
+    "latitude and longitude are weighted by cell area (areacella/areacello when the "
+    "archive has them); on curvilinear and rotated-pole grids average both together. "
+    "Example: latitude,longitude",
+    required=True,
+    max_occurs=len(DIMS),
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +63,21 @@ class AverageRequest:
     def parameters(self) -> dict[str, str]:
         """The request as text, for provenance and history."""
         return {"collection": ",".join(self.collection), "dims": ",".join(self.dims)}
+
+
+def parse_average(values: Values) -> AverageRequest:
+    """The request the input values make."""
+    return AverageRequest(
+        collection=parse_collection(values.get("collection")),
+        dims=parse_dims(values.get("dims")),
+    )
+
+
+def apply_average(
+    ds: xr.Dataset, request: AverageRequest, weights: xr.DataArray | None = None, **_
+) -> xr.Dataset:
+    """The means of ``ds`` over the request's dimensions, weighted by ``weights`` if given."""
+    return average_over_dims(ds, request.dims, weights=weights)
 
 
 @dataclass(frozen=True)
@@ -172,65 +205,100 @@ def area_weighted_step(
     return Step(plan.dataset, plan.files, compute, also_used=also)
 
 
-def run_average(
-    request: AverageRequest,
+def estimate_means(
     plans: tuple[AveragePlan, ...],
-    *,
-    out_dir: Path,
-    out_url: str,
-    time_chunk: int,
-    max_file_mb: int | None = None,
-    progress: Progress | None = None,
+    inventory: Inventory,
+    max_bytes: int,
+    shape: Callable[[AveragePlan, Geometry | None], tuple[int, dict[str, int | None]]],
+) -> tuple[DatasetEstimate, ...]:
+    """Size the means of each planned dataset: ``shape(plan, geometry)`` gives the time
+    steps kept and the sizes of the other dimensions (None: averaged away); the cell areas
+    read count too."""
+    found = []
+    for plan in plans:
+        geometry = inventory.geometry(plan.dataset)
+        steps, sizes = shape(plan, geometry)
+        read = read_bytes(plan.files, None)
+        if plan.areas is not None:
+            read += plan.areas.size
+        estimate = sized(plan.dataset, plan.files, geometry, None, steps, sizes, {}, max_bytes)
+        found.append(replace(estimate, read_bytes=read))
+    return tuple(found)
+
+
+def estimate_average(
+    request: AverageRequest, plans: tuple[AveragePlan, ...], inventory: Inventory, max_bytes: int
+) -> tuple[DatasetEstimate, ...]:
+    """What each planned dataset reads and writes: its dimensions averaged away."""
+
+    def shape(plan: AveragePlan, geometry: Geometry | None) -> tuple[int, dict]:
+        steps = time_steps(plan.files, None)
+        if geometry is None:
+            return steps, {}
+        return (1 if "time" in request.dims else steps), _averaged_dims(request.dims, geometry)
+
+    return estimate_means(plans, inventory, max_bytes, shape)
+
+
+def _averaged_dims(dims: tuple[str, ...], geometry: Geometry) -> dict[str, int | None]:
+    removed: dict[str, int | None] = {}
+    if "time" in dims and geometry.time_dim is not None:
+        removed[geometry.time_dim] = None
+    if "level" in dims and geometry.levels is not None:
+        removed[geometry.levels.name] = None
+    if "latitude" in dims or "longitude" in dims:
+        removed.update({dim: None for dim in geometry.grid_dims})
+    if "realization" in dims:
+        main = geometry.main()
+        for dim in main.dims if main else ():
+            if dim in _REALIZATION_DIMS:
+                removed[dim] = None
+    return removed
+
+
+def run_average(
+    request: AverageRequest, plans: tuple[AveragePlan, ...], context: RunContext
 ) -> TaskResult:
-    """Average each planned dataset over ``request.dims``; write CF netCDF into ``out_dir``.
+    """Average each planned dataset over ``request.dims``; write CF netCDF files.
 
     Spatial means use the planned cell areas when there are some (see
-    :func:`cp4cds_wps.ops.weights.cell_areas`). Other arguments as
-    :func:`cp4cds_wps.tasks.runner.run_steps`; ``out_dir`` is removed if the run fails.
+    :func:`cp4cds_wps.ops.weights.cell_areas`). See :func:`cp4cds_wps.tasks.runner.run_steps`.
     """
 
     def mean(ds: xr.Dataset, weights: xr.DataArray | None) -> xr.Dataset:
-        return average_over_dims(ds, request.dims, weights=weights)
+        return apply_average(ds, request, weights)
 
-    return run_steps(
-        "average",
-        request.parameters(),
-        [area_weighted_step(plan, mean) for plan in plans],
-        out_dir=out_dir,
-        out_url=out_url,
-        data_url="",
-        time_chunk=time_chunk,
-        max_file_mb=max_file_mb,
-        progress=progress,
-    )
+    steps = [area_weighted_step(plan, mean) for plan in plans]
+    return run_steps("average", request.parameters(), steps, context)
 
 
 def run_average_time(
-    request: AverageTimeRequest,
-    plans: tuple[AveragePlan, ...],
-    *,
-    out_dir: Path,
-    out_url: str,
-    time_chunk: int,
-    max_file_mb: int | None = None,
-    progress: Progress | None = None,
+    request: AverageTimeRequest, plans: tuple[AveragePlan, ...], context: RunContext
 ) -> TaskResult:
     """Average each planned dataset over periods of ``request.freq``; write CF netCDF.
 
-    Arguments as :func:`cp4cds_wps.tasks.runner.run_steps`; ``out_dir`` is removed if the
-    run fails.
+    See :func:`cp4cds_wps.tasks.runner.run_steps`.
     """
     steps = [
         Step(plan.dataset, plan.files, lambda ds: average_time(ds, request.freq)) for plan in plans
     ]
-    return run_steps(
-        "average_time",
-        request.parameters(),
-        steps,
-        out_dir=out_dir,
-        out_url=out_url,
-        data_url="",
-        time_chunk=time_chunk,
-        max_file_mb=max_file_mb,
-        progress=progress,
-    )
+    return run_steps("average_time", request.parameters(), steps, context)
+
+
+AVERAGE = Operation(
+    name="average",
+    title="Average",
+    abstract="Average datasets of the archive, given by ESGF dataset ids, over "
+    "time, level, latitude, longitude and/or realization. Means over the grid are "
+    "area-weighted on regular, curvilinear and rotated-pole grids, level means "
+    "thickness-weighted and time means weighted by the length of each step when the "
+    "data have bounds. Returns a Metalink document listing the resulting netCDF "
+    "files, and the provenance of the result.",
+    inputs=(COLLECTION, DIMS_INPUT),
+    parse=parse_average,
+    plan=plan_average,
+    estimate=estimate_average,
+    run=run_average,
+    apply=apply_average,
+    weighted=lambda request: request.spatial,
+)

@@ -10,13 +10,14 @@ import xarray as xr
 
 from cp4cds_wps.errors import InvalidParameter
 from cp4cds_wps.inventory import Inventory
-from cp4cds_wps.tasks.average import (
+from cp4cds_wps.operations.average import (
     AverageRequest,
     AverageTimeRequest,
     plan_average,
     run_average,
     run_average_time,
 )
+from cp4cds_wps.tasks.runner import RunContext
 from tests.cf_check import CFTIME, cf_failures
 
 pytestmark = pytest.mark.realdata
@@ -43,10 +44,9 @@ def run(request, inventory, tmp_path, **kwargs):
     result = runner(
         request,
         plan_average(request, inventory),
-        out_dir=tmp_path / "job",
-        out_url="http://test/outputs/job",
-        time_chunk=120,
-        **kwargs,
+        RunContext(
+            out_dir=tmp_path / "job", out_url="http://test/outputs/job", time_chunk=120, **kwargs
+        ),
     )
     assert len(result.files) == 1
     return result, xr.open_dataset(tmp_path / "job" / result.files[0].name, decode_times=CFTIME)
