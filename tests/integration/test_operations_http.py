@@ -101,6 +101,9 @@ def test_health_fails_naming_the_broken_check(watched, check):
 
 
 def test_metrics_count_requests_jobs_bytes_and_variables(watched):
+    with _broken(_settings(watched).output_dir):  # three failed health checks, counted as 503
+        assert [requests.get(f"{watched.url}/health", timeout=10).status_code
+                for _ in range(3)] == [503] * 3  # fmt: skip
     dataset = Inventory.from_settings(_settings(watched)).get(DATASET)
     file = dataset.files[0]
     data = requests.get(f"{watched.url}/data/{file.root}/{file.relpath}", timeout=60)
