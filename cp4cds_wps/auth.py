@@ -19,17 +19,16 @@ says why.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
 import jwt
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Response
 
 from cp4cds_wps.config import AuthSettings
-from cp4cds_wps.ows import WPS2_NS, OwsException, exception_report, xml_root
+from cp4cds_wps.ows import OwsException, buffered_body, exception_report, wps_version, xml_root
 from cp4cds_wps.wps2 import OWNER_KEY
 
 #: Signature algorithms accepted (Keycloak's default; never a symmetric one or "none").
@@ -238,28 +237,8 @@ def needs_token(environ: dict[str, Any], public: frozenset[str] = PUBLIC_OPERATI
         return not operations
     if method != "POST":
         return False  # PyWPS refuses other methods
-    root = xml_root(_read_body(environ))
+    root = xml_root(buffered_body(environ))
     return root is None or root.localname.lower() not in public
-
-
-def _read_body(environ: dict[str, Any]) -> bytes:
-    body = Request(environ, populate_request=False).get_data()
-    environ["wsgi.input"] = io.BytesIO(body)
-    environ["CONTENT_LENGTH"] = str(len(body))
-    environ.pop("HTTP_TRANSFER_ENCODING", None)
-    return body
-
-
-def _is_wps2(environ: Mapping[str, Any]) -> bool:
-    """Whether the request is WPS 2.0 (its exception report is then OWS 2.0)."""
-    query = parse_qsl(environ.get("QUERY_STRING", ""))
-    if any(key.lower() == "version" and value == "2.0.0" for key, value in query):
-        return True
-    body = environ.get("wsgi.input")
-    if environ.get("REQUEST_METHOD") != "POST" or not isinstance(body, io.BytesIO):
-        return False
-    root = xml_root(body.getvalue())
-    return root is not None and root.namespace == WPS2_NS
 
 
 def _header_value(text: str) -> str:
@@ -282,7 +261,7 @@ def refusal(error: AuthError, environ: Mapping[str, Any], required_scope: str = 
     report (OWS 2.0 for WPS 2.0 requests, OWS 1.1 otherwise) with exception code
     NoApplicableCode (OGC defines none for access control) and the reason."""
     report = OwsException("NoApplicableCode", f"Access denied: {error}", error.status)
-    body = exception_report(report, "2.0.0" if _is_wps2(environ) else "1.0.0")
+    body = exception_report(report, wps_version(environ))
     response = Response(body, status=error.status, content_type="text/xml; charset=utf-8")
     if error.status in (401, 403):
         response.headers["WWW-Authenticate"] = challenge(error, required_scope)

@@ -4,10 +4,14 @@ the root element of an XML request, for the layers in front of PyWPS."""
 from __future__ import annotations
 
 import contextlib
+import io
 import unicodedata
+from collections.abc import Collection, Mapping
+from typing import Any
+from urllib.parse import parse_qsl
 
 from lxml import etree
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
 WPS1_NS = "http://www.opengis.net/wps/1.0.0"
 WPS2_NS = "http://www.opengis.net/wps/2.0"
@@ -92,3 +96,34 @@ def xml_root(body: bytes) -> etree.QName | None:
         except ValueError:  # a tag with an undeclared prefix (e.g. cut short: "<wps:Execu")
             return None
     return None
+
+
+def is_wps2_request(body: bytes, operations: Collection[str]) -> bool:
+    """Whether the root element of ``body`` is a WPS 2.0 request of one of ``operations``
+    (reads only its start)."""
+    root = xml_root(body)
+    return root is not None and root.namespace == WPS2_NS and root.localname in operations
+
+
+def buffered_body(environ: dict[str, Any]) -> bytes:
+    """The request body, read whole; ``environ`` is left so that whoever comes next reads
+    it again."""
+    body = Request(environ, populate_request=False).get_data()
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    return body
+
+
+def wps_version(environ: Mapping[str, Any]) -> str:
+    """WPS version of a request, for its exception report: 2.0.0 for WPS 2.0 requests (KVP
+    ``version``, or the namespace of an XML body already buffered), else 1.0.0."""
+    query = parse_qsl(environ.get("QUERY_STRING", ""))
+    if any(key.lower() == "version" and value == "2.0.0" for key, value in query):
+        return "2.0.0"
+    body = environ.get("wsgi.input")
+    if environ.get("REQUEST_METHOD") == "POST" and isinstance(body, io.BytesIO):
+        root = xml_root(body.getvalue())
+        if root is not None and root.namespace == WPS2_NS:
+            return "2.0.0"
+    return "1.0.0"

@@ -26,12 +26,11 @@ from urllib.parse import parse_qsl
 from lxml import etree
 
 from cp4cds_wps.ows import (
-    WPS2_NS,
     OwsException,
     is_control,
     printable,
     report_response,
-    xml_root,
+    wps_version,
 )
 
 #: Largest request body accepted by default (PyWPS's ``maxrequestsize``).
@@ -130,19 +129,6 @@ def check_xml(body: bytes, content_type: str) -> None:
         )
 
 
-def _version(environ: dict) -> str:
-    """WPS version of the request's exception report: 2.0.0 for WPS 2.0 requests."""
-    query = parse_qsl(environ.get("QUERY_STRING", ""))
-    if any(key.lower() == "version" and value == "2.0.0" for key, value in query):
-        return "2.0.0"
-    body = environ.get("wsgi.input")
-    if environ.get("REQUEST_METHOD") == "POST" and isinstance(body, io.BytesIO):
-        root = xml_root(body.getvalue())
-        if root is not None and root.namespace == WPS2_NS:
-            return "2.0.0"
-    return "1.0.0"
-
-
 class RequestGuard:
     """WSGI middleware refusing oversized, malformed and dangerous WPS requests.
 
@@ -165,7 +151,7 @@ class RequestGuard:
                 body = read_body(environ, self.max_body_bytes)
                 check_xml(body, environ.get("CONTENT_TYPE", ""))
         except OwsException as err:
-            response = report_response(err, _version(environ))
+            response = report_response(err, wps_version(environ))
             if err.http_status == 413:
                 response.headers["Connection"] = "close"  # the rest of the body is not read
             return response(environ, start_response)

@@ -8,7 +8,6 @@ PyWPS's ``Service`` at ``/wps``: it answers those three operations from the job 
 
 from __future__ import annotations
 
-import io
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +19,13 @@ from werkzeug.wrappers import Request, Response
 from cp4cds_wps.jobs.store import JobRecord, JobStore, NoSuchJob, NotOwner
 from cp4cds_wps.ows import OWS2_NS as OWS_NS
 from cp4cds_wps.ows import WPS2_NS as WPS_NS
-from cp4cds_wps.ows import OwsException, printable, report_response, xml_root
+from cp4cds_wps.ows import (
+    OwsException,
+    buffered_body,
+    is_wps2_request,
+    printable,
+    report_response,
+)
 
 XLINK_NS = "http://www.w3.org/1999/xlink"
 NSMAP = {"wps": WPS_NS, "ows": OWS_NS, "xlink": XLINK_NS}
@@ -251,12 +256,8 @@ class Wps2Jobs:
             return parse_kvp(request.args.to_dict())
         if request.method != "POST":
             return None
-        body = request.get_data()
-        # whoever comes next reads the body again
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["CONTENT_LENGTH"] = str(len(body))
-        environ.pop("HTTP_TRANSFER_ENCODING", None)
-        if not _is_wps2_job_request(body):
+        body = buffered_body(environ)
+        if not is_wps2_request(body, OPERATIONS.values()):
             return None
         try:
             root = etree.fromstring(body, _PARSER)
@@ -323,9 +324,3 @@ class Wps2Jobs:
             404,
             "JobID",
         )
-
-
-def _is_wps2_job_request(body: bytes) -> bool:
-    """Whether the root element of ``body`` is a WPS 2.0 job request (reads only its start)."""
-    root = xml_root(body)
-    return root is not None and root.namespace == WPS_NS and root.localname in OPERATIONS.values()

@@ -32,9 +32,10 @@ from cp4cds_wps.ows import (
     WPS1_NS,
     WPS2_NS,
     OwsException,
+    buffered_body,
     exception_report,
+    is_wps2_request,
     report_response,
-    xml_root,
 )
 from cp4cds_wps.wps2 import NSMAP, XLINK_NS
 
@@ -54,12 +55,6 @@ def _w2(name: str) -> str:
 
 def _w1(name: str) -> str:
     return f"{{{WPS1_NS}}}{name}"
-
-
-def is_wps2_execute(body: bytes) -> bool:
-    """Whether the root element of ``body`` is a WPS 2.0 ``Execute`` (reads only its start)."""
-    root = xml_root(body)
-    return root is not None and root.namespace == WPS2_NS and root.localname == "Execute"
 
 
 def to_wps1(root: etree._Element, processes: Sequence[Process]) -> tuple[bytes, str, str]:
@@ -247,12 +242,8 @@ class Wps2Execute:
         request = Request(environ, populate_request=False)
         if request.method != "POST":
             return self.app(environ, start_response)
-        body = request.get_data()
-        # whoever comes next reads the body again
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["CONTENT_LENGTH"] = str(len(body))
-        environ.pop("HTTP_TRANSFER_ENCODING", None)
-        if not is_wps2_execute(body):
+        body = buffered_body(environ)
+        if not is_wps2_request(body, ("Execute",)):
             return self.app(environ, start_response)
         try:
             response = self._execute(body, environ)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from cp4cds_wps.ows import OWS2_NS, OWS11_NS, WPS1_NS, WPS2_NS, OwsException
+from cp4cds_wps.ows import OWS2_NS, OWS11_NS, WPS1_NS, WPS2_NS, OwsException, is_wps2_request
 from cp4cds_wps.processes import processes
-from cp4cds_wps.wps2_execute import is_wps2_execute, ows2_report, result_document, to_wps1
+from cp4cds_wps.wps2_execute import ows2_report, result_document, to_wps1
 
 NS = {"wps": WPS1_NS, "ows": OWS11_NS, "xlink": "http://www.w3.org/1999/xlink"}
 NS2 = {"wps": WPS2_NS, "ows": OWS2_NS, "xlink": "http://www.w3.org/1999/xlink"}
@@ -161,6 +161,10 @@ def test_an_ows11_exception_report_becomes_an_ows2_one():
     assert exception.get("locator") == "time"
     assert exception.findtext("ows:ExceptionText", None, NS2) == "time: bad"
     assert ows2_report(b"<not-a-report/>", 400) is None
+
+
+def is_wps2_execute(body: bytes) -> bool:
+    return is_wps2_request(body, ("Execute",))
 
 
 def test_only_wps2_executes_are_taken():
