@@ -13,7 +13,8 @@ plus one row per minute and operation: small enough to aggregate on each page vi
 The metrics middleware also counts, per day, the datasets asked for (:class:`Usage`): those
 named in the ``collection`` of each accepted Execute of the WPS, by process, and the
 datasets of original files downloaded from ``/data``, by project, model, experiment and
-variable. These rows are kept (one per day and combination asked for).
+variable, written with the requests. These rows are kept (one per day and combination asked
+for).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import logging
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
@@ -40,15 +42,17 @@ MONITORING = ("health", "metrics", "dashboard")
 #: process, not one per request (each taking the write lock that all processes share).
 FLUSH_SECONDS = 1.0
 #: Requests recorded and not yet written, by file, then (minute, endpoint, operation):
-#: [requests, errors, seconds, max_seconds]; files whose writing is scheduled.
+#: [requests, errors, seconds, max_seconds]; datasets asked for and not yet written, by
+#: file, then (day, source, process, *USAGE_FACETS): count; files whose writing is scheduled.
 _PENDING: dict[Path, dict[tuple[int, str, str], list]] = {}
+_PENDING_USAGE: dict[Path, Counter] = {}
 _SCHEDULED: set[Path] = set()
 _LOCK = threading.Lock()
 
 
 @atexit.register
 def _flush_all() -> None:
-    for path in list(_PENDING):
+    for path in {*_PENDING, *_PENDING_USAGE}:
         try:
             RequestLog(path).flush()
         except sqlite3.Error:
@@ -171,19 +175,26 @@ class RequestLog:
             row[1] += int(error)
             row[2] += seconds
             row[3] = max(row[3], seconds)
-            if self.path in _SCHEDULED:
-                return
-            _SCHEDULED.add(self.path)
+            self._schedule()
+
+    def _schedule(self) -> None:
+        """Write what is pending :data:`FLUSH_SECONDS` from now, unless already scheduled
+        (called holding ``_LOCK``)."""
+        if self.path in _SCHEDULED:
+            return
+        _SCHEDULED.add(self.path)
         timer = threading.Timer(FLUSH_SECONDS, self.flush)
         timer.daemon = True
         timer.start()
 
     def flush(self) -> None:
-        """Add the requests this process recorded, not yet written, to the file."""
+        """Add the requests and usage counts this process recorded, not yet written, to
+        the file, in one transaction."""
         with _LOCK:
             rows = _PENDING.pop(self.path, {})
+            usage = _PENDING_USAGE.pop(self.path, Counter())
             _SCHEDULED.discard(self.path)
-        if not rows:
+        if not rows and not usage:
             return
         with self._connect() as conn:
             conn.executemany(
@@ -193,6 +204,12 @@ class RequestLog:
                 "seconds = seconds + excluded.seconds, "
                 "max_seconds = max(max_seconds, excluded.max_seconds)",
                 [(*key, *values) for key, values in rows.items()],
+            )
+            conn.executemany(
+                "INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+                "(day, source, process, project, model, experiment, variable) "
+                "DO UPDATE SET requests = requests + excluded.requests",
+                [(*key, count) for key, count in usage.items()],
             )
 
     def record_usage(
@@ -204,6 +221,9 @@ class RequestLog:
     ) -> None:
         """Count datasets asked for today, each by its facets (:data:`USAGE_FACETS`).
 
+        Counts are written with the requests (:meth:`record`): within :data:`FLUSH_SECONDS`,
+        in one transaction, not a write per request on the request's own thread.
+
         Parameters
         ----------
         source
@@ -214,21 +234,18 @@ class RequestLog:
             The facets of each dataset asked for (missing facets count as empty).
         """
         day = int((time.time() if now is None else now) // 86400)
-        rows = [
+        keys = [
             (day, source, process, *(facets.get(name, "") for name in USAGE_FACETS))
             for facets in datasets
         ]
-        with self._connect() as conn:
-            conn.executemany(
-                "INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT "
-                "(day, source, process, project, model, experiment, variable) "
-                "DO UPDATE SET requests = requests + 1",
-                rows,
-            )
+        with _LOCK:
+            _PENDING_USAGE.setdefault(self.path, Counter()).update(keys)
+            self._schedule()
 
     def usage(self, since: float, until: float | None = None) -> list[Usage]:
         """The usage rows of the days from ``since`` to ``until`` (Unix times), by day."""
         last = int((time.time() if until is None else until) // 86400)
+        self.flush()
         with self._connect() as conn:
             rows = conn.execute(
                 "SELECT * FROM usage WHERE day >= ? AND day <= ? ORDER BY day, source, "

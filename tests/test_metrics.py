@@ -268,3 +268,27 @@ def test_usage_counts_accepted_executes_and_whole_downloads(tmp_path, settings):
     ]
     assert {r.project for r in rows} == {"cmip5", "cmip6"}
     assert {r.day for r in rows} == {int(time.time() // 86400)}
+
+
+def test_usage_counts_are_written_with_the_requests(tmp_path, monkeypatch):
+    """Counting each Execute's datasets wrote to the shared file on the request's thread."""
+    from cp4cds_wps import request_log
+
+    monkeypatch.setattr(request_log, "FLUSH_SECONDS", 0.2)
+    log = RequestLog(tmp_path / "requests.sqlite")
+    tas = {"project": "cmip5", "model": "HadGEM2-ES", "experiment": "historical", "variable": "tas"}
+    for _ in range(20):
+        log.record_usage("process", "subset", [tas, {**tas, "variable": "pr"}], now=T0)
+        log.record("wps", "Execute", 0.1, False, now=T0)
+    other = RequestLog(tmp_path / "requests.sqlite")  # as another server process reads it
+    with other._connect() as conn:
+        assert conn.execute("SELECT count(*) FROM usage").fetchone()[0] == 0
+    time.sleep(1)
+    with other._connect() as conn:
+        counts = conn.execute("SELECT variable, requests FROM usage ORDER BY variable")
+        assert counts.fetchall() == [("pr", 20), ("tas", 20)]
+    log.record_usage("download", "", [tas], now=T0)
+    rows = log.usage(T0, T0)  # readers write what is pending
+    assert sorted((r.source, r.variable, r.requests) for r in rows) == [
+        ("download", "tas", 1), ("process", "pr", 20), ("process", "tas", 20)
+    ]  # fmt: skip
