@@ -38,8 +38,6 @@ from cp4cds_wps.operations.average import (
 from cp4cds_wps.operations.plot import PlotRequest, plan_plot, run_plot
 from cp4cds_wps.operations.regrid import RegridRequest, plan_regrid, run_regrid
 from cp4cds_wps.operations.subset import SubsetRequest, plan_subset, run_subset
-from cp4cds_wps.ops.cells import cell_corners
-from cp4cds_wps.ops.grid import horizontal_grid
 from cp4cds_wps.ops.params import Area, TimeRange
 from cp4cds_wps.ops.regrid import GridSpec
 from cp4cds_wps.tasks.runner import RunContext
@@ -267,7 +265,10 @@ def run_regrid_cell(inventory: Inventory, dataset: Dataset, out: Path, method: s
     source = cdo_source(plans[0].files[0].path, dataset.variable, method)
     expected = cdo_remap(source, method, TARGET, work, dataset.variable)
     with xr.open_dataset(path, decode_times=CFTIME) as result:
-        ours = result[dataset.variable].values.astype(float)
+        ours = result[dataset.variable]
+        # time first, as CDO writes it
+        ours = ours.transpose("time", ...) if "time" in ours.dims else ours
+        ours = ours.values.astype(float)
     assert_close(ours.reshape(expected.shape), expected, f"{method} regrid vs CDO", CDO_RTOL)
 
 
@@ -275,13 +276,25 @@ def cdo_source(path: Path, variable: str, method: str) -> xr.Dataset | Path:
     """The input of CDO: the file itself, or on a regular grid (1-D latitude and longitude)
     that grid alone, without the 2-D copies of its coordinates some files add (CDO would
     take the grid for a curvilinear one without corners); where a regular grid has no
-    bounds, with bounds midway between the centres (as the service takes them); for
+    bounds, with bounds midway between the centres (as the service takes them); time
+    first (CDO skips variables whose first dimension is another); for
     conservative regrids of cells that leave gaps between them (a sparse selection of a
     grid), with each cell covering only its own bounds
     (:func:`tests.cdo_reference.gaps_as_missing_cells`)."""
     ds = xr.open_dataset(path, decode_times=False).load()
     # both decoded to NaN: one of them to write (the IPCC atlas files have two)
     ds[variable].encoding.pop("missing_value", None)
+    if "time" in ds[variable].dims:
+        # CDO reads only variables whose first dimension is time (the IPCC atlas files put
+        # their ensemble member first): a time-first copy
+        ds[variable] = ds[variable].transpose("time", ...)
+    for dim in ds[variable].dims:
+        if dim not in ("time", "lat", "lon") and dim not in ds.indexes:
+            # CDO knows no ensemble axis: the members as levels (numbered, labels dropped,
+            # and scalar coordinates, such as a height CDO would take for another level)
+            labels = [n for n, c in ds.coords.items() if dim in c.dims or not c.dims]
+            levels = (dim, np.arange(ds.sizes[dim], dtype=float), {"axis": "Z", "units": "1"})
+            ds = ds.drop_vars(labels).assign_coords({dim: levels})
     regular = [
         n
         for n in ("lat", "lon")
@@ -311,19 +324,16 @@ def cdo_source(path: Path, variable: str, method: str) -> xr.Dataset | Path:
 
 
 def _as_unstructured(ds: xr.Dataset, variable: str) -> xr.Dataset | Path:
-    """A 2-D grid with cell vertices as an unstructured grid of the same cells, which CDO
-    remaps cell by cell (as a curvilinear grid, CDO finds no overlaps of sparse cells)."""
+    """A 2-D grid as an unstructured grid of the same cells with their corners
+    (:func:`tests.coverage.reference.corners`: the file's vertices, or corners derived where
+    it has none or corrupt ones), which CDO remaps cell by cell (as a curvilinear grid, CDO
+    finds no overlaps of sparse cells, and without corners it cannot remap at all)."""
     raw = reference.read_raw([Path(ds.encoding["source"])], variable)
-    if raw.lat is None or raw.lat.ndim != 2 or raw.lat_bounds is None or raw.lon_bounds is None:
+    found = None if raw.lat is None or raw.lat.ndim != 2 else reference.corners(raw)
+    if found is None:
         return Path(ds.encoding["source"])
     dims = raw.lat.dims
-    lat_b, lon_b = raw.lat_bounds, raw.lon_bounds
-    if not (np.isfinite(lat_b).all() and np.abs(lat_b).max() <= 90):
-        # corrupt vertices: the corners the service derives from the cell centres instead
-        # (noted in its output), which CDO then remaps
-        opened = xr.open_dataset(ds.encoding["source"])
-        corners = cell_corners(opened, horizontal_grid(opened))
-        lat_b, lon_b = corners.lat, corners.lon
+    lat_b, lon_b = found
     data = raw.data.stack(cell=dims).drop_vars([*dims, "cell"], errors="ignore")
     corners = lat_b.shape[-1]
     flat = {"lat": raw.lat.values.ravel(), "lon": raw.lon.values.ravel()}
