@@ -73,7 +73,11 @@ def rebuild_job(payload: str):
 
     value = json.loads(payload)
     value["process"]["class"] = process_class_path(value["process"]["class"])
-    return Job.from_json(value)
+    job = Job.from_json(value)
+    restore = getattr(job.process, "restore", None)
+    if restore is not None:  # what the process made when the request was accepted
+        restore(value["process"])
+    return job
 
 
 def process_class_path(path: str) -> str:

@@ -7,7 +7,9 @@ Input names and outputs follow roocs' rook service, so that the Climate Data Sto
 
 from __future__ import annotations
 
+import base64
 import os
+import pickle
 import threading
 from functools import cache
 from pathlib import Path
@@ -261,7 +263,8 @@ class DataProcess(JobProcess):
     Its inputs are the operation's; a request is parsed and planned by the operation before
     it is accepted (so that bad input is an OGC exception report), sized and refused over
     the configured limits (``[limits]``, with the reason the meta-WPS ``estimate`` gives),
-    and parsed and planned again where it runs (a worker process); the operation's ``run``
+    once: the request and its plan go with the job to where it runs (a worker process,
+    :attr:`prepared`), and serve there for the work and its provenance; the operation's ``run``
     does the work in the :class:`~cp4cds_wps.tasks.runner.RunContext` the service sets;
     ``write`` fills the outputs (by default ``output``, ``prov`` and ``prov_plot``). Other
     keyword arguments (e.g. ``metadata``) go to :class:`pywps.Process`.
@@ -282,10 +285,32 @@ class DataProcess(JobProcess):
             **process_options,
         )
 
+    #: The request and its plan, made once when the request is accepted (:meth:`execute`)
+    #: and handed to where it runs with PyWPS's job (:attr:`json`, :meth:`restore`).
+    prepared: tuple[Any, Any] | None = None
+
     def planned(self, wps_request) -> tuple[Any, Any]:
         """The request the WPS inputs make, and its plan."""
         request = self.operation.parse(wps_values(self.operation, wps_request))
         return request, self.operation.plan(request, inventory())
+
+    @property
+    def json(self) -> dict:
+        """PyWPS's description of the process in a job, with the request and plan made
+        when it was accepted (restored by :meth:`restore`)."""
+        value = super().json
+        if self.prepared is not None:
+            value["prepared"] = base64.b64encode(pickle.dumps(self.prepared)).decode()
+        return value
+
+    def restore(self, value: dict) -> None:
+        """Take back the request and plan of a job's process (see :attr:`json`).
+
+        The text is the service's own, written into its job store or handover file when
+        the request was accepted (as PyWPS trusts the process class the job names).
+        """
+        if value.get("prepared"):
+            self.prepared = pickle.loads(base64.b64decode(value["prepared"]))  # noqa: S301
 
     def write(self, response, result, context: RunContext) -> None:
         """Fill the outputs from the task's result."""
@@ -295,7 +320,7 @@ class DataProcess(JobProcess):
         """Validate the request and check it against the limits before PyWPS accepts it."""
         settings = get_settings()
         with rejected_as_wps_exception(fetched_inputs(wps_request)):
-            request, plan = self.planned(wps_request)
+            self.prepared = request, plan = self.planned(wps_request)
             found = estimate_plan(
                 self.operation, request, plan, inventory(), max_file_mb=settings.max_file_mb
             )
@@ -321,7 +346,8 @@ class DataProcess(JobProcess):
             progress=lambda percent, message: response.update_status(message, percent),
         )
         with failed_as_process_error():
-            request, plan = self.planned(wps_request)
+            # planned when accepted; a job queued by an earlier version is planned here
+            request, plan = self.prepared or self.planned(wps_request)
             result = self.operation.run(request, plan, context)
         self.write(response, result, context)
         return response
