@@ -67,8 +67,9 @@ MOVED_PROCESSES = {
 }
 
 
-def rebuild_job(payload: str):
-    """The ``pywps.processing.job.Job`` stored as ``payload``."""
+def rebuild_job(payload: str, settings: Settings | None = None):
+    """The ``pywps.processing.job.Job`` stored as ``payload``, its process set up to run
+    with ``settings`` (the service's)."""
     from pywps.processing.job import Job
 
     value = json.loads(payload)
@@ -76,7 +77,7 @@ def rebuild_job(payload: str):
     job = Job.from_json(value)
     restore = getattr(job.process, "restore", None)
     if restore is not None:  # what the process made when the request was accepted
-        restore(value["process"])
+        restore(value["process"], settings)
     return job
 
 
