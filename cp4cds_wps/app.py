@@ -202,7 +202,7 @@ def create_app(settings: Settings | None = None):
     # request's own thread (cp4cds_wps.tasks.runner): no dask thread pools in the server,
     # and dask's setting is process-wide, so each request must find this value already.
     dask.config.set(scheduler="synchronous")
-    main = processes()
+    main = processes(settings)
     fetch = ReferenceFetcher(settings.references) if settings.references.allowed_prefixes else None
     service = CheckedService(main, cfgfiles=[str(cfg_file)], fetch=fetch)
     verifier = TokenVerifier(settings.auth) if settings.auth.enabled else None

@@ -67,13 +67,18 @@ MOVED_PROCESSES = {
 }
 
 
-def rebuild_job(payload: str):
-    """The ``pywps.processing.job.Job`` stored as ``payload``."""
+def rebuild_job(payload: str, settings: Settings | None = None):
+    """The ``pywps.processing.job.Job`` stored as ``payload``, its process set up to run
+    with ``settings`` (the service's)."""
     from pywps.processing.job import Job
 
     value = json.loads(payload)
     value["process"]["class"] = process_class_path(value["process"]["class"])
-    return Job.from_json(value)
+    job = Job.from_json(value)
+    restore = getattr(job.process, "restore", None)
+    if restore is not None:  # what the process made when the request was accepted
+        restore(value["process"], settings)
+    return job
 
 
 def process_class_path(path: str) -> str:

@@ -1,10 +1,10 @@
 """The worker of one synchronous execution (``python -m cp4cds_wps.jobs.sync_worker FILE``).
 
 Started by :mod:`cp4cds_wps.jobs.synchronous` for a web server thread that waits for it:
-``FILE`` holds PyWPS's job (the process and the request), the client's ``Accept`` header and
-where to write the answer. The job runs as its process runs synchronous executions when it
-computes them itself; the answer is the response document, the data of a raw output, or
-the OGC exception raised.
+``FILE`` holds PyWPS's job (the process and the request, planned), the client's ``Accept``
+header, the settings of the service and where to write the answer. The job runs as its
+process runs synchronous executions when it computes them itself; the answer is the
+response document, the data of a raw output, or the OGC exception raised.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import base64
 import json
 import logging
 import os
+import pickle
 import sys
 from pathlib import Path
 
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from cp4cds_wps.config import get_settings
 from cp4cds_wps.jobs import synchronous
 from cp4cds_wps.jobs.pywps_job import load_pywps_config, rebuild_job
 from cp4cds_wps.jobs.worker import guard_memory, own_pywps_lock
@@ -58,10 +58,11 @@ def main(handover: Path) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     own_pywps_lock()
     synchronous.IN_WORKER = True
-    settings = get_settings()
-    load_pywps_config(settings)
     given = json.loads(handover.read_text())
-    job = rebuild_job(given["job"])
+    # the service's own, written by it (see synchronous.run_in_worker)
+    settings = pickle.loads(base64.b64decode(given["settings"]))  # noqa: S301
+    load_pywps_config(settings)
+    job = rebuild_job(given["job"], settings)
     job.wps_response.store_status_file = False  # synchronous: no status document
     job.process.async_ = False
     job.process.handler = guard_memory(job.process.handler, settings.jobs.memory_mb)

@@ -24,6 +24,7 @@ import base64
 import fcntl
 import json
 import os
+import pickle
 import shutil
 import signal
 import sys
@@ -144,6 +145,8 @@ def run_in_worker(process, wps_request, wps_response, settings: Settings):
                 # inputs the server fetched by reference: errors about them do not quote them
                 "fetched": getattr(wps_request, "fetched", None) or {},
                 "answer": str(answer),
+                # the worker runs it with the settings of the service that accepted it
+                "settings": base64.b64encode(pickle.dumps(settings)).decode(),
             }
         )
     )

@@ -116,12 +116,13 @@ def _report_progress(response, store: JobStore, job_id: str) -> None:
     response._update_status = update_and_store
 
 
-def run(store: JobStore, job_id: str, payload: str, memory_mb: int) -> tuple[str, str, dict]:
-    """Run the job; return its final state, message and output URLs."""
+def run(store: JobStore, job_id: str, payload: str, settings: Settings) -> tuple[str, str, dict]:
+    """Run the job with the service's ``settings``; return its final state, message and
+    output URLs."""
     from pywps.response.status import WPS_STATUS
 
-    job = rebuild_job(payload)
-    job.process.handler = guard_memory(job.process.handler, memory_mb)
+    job = rebuild_job(payload, settings)
+    job.process.handler = guard_memory(job.process.handler, settings.jobs.memory_mb)
     _report_progress(job.wps_response, store, job_id)
     job.run()
     response = job.wps_response
@@ -136,7 +137,7 @@ def _run_reporting_failures(
     """:func:`run`; a failure outside PyWPS's handling also ends the status document."""
     try:
         load_pywps_config(settings)
-        return run(store, job_id, payload, settings.jobs.memory_mb)
+        return run(store, job_id, payload, settings)
     except MemoryError:
         message = memory_message(settings.jobs.memory_mb)
     except Exception as err:

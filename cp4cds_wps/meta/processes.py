@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pywps import FORMATS, ComplexOutput, Format, LiteralInput, Process
 
-from cp4cds_wps.config import get_settings
+from cp4cds_wps.config import Settings
 from cp4cds_wps.errors import InvalidParameter
 from cp4cds_wps.inventory import Inventory
 from cp4cds_wps.inventory.facet_index import FACET_ORDER
@@ -105,6 +105,9 @@ def main_inputs() -> dict[str, tuple[str, ...]]:
 class MetaProcess(Process):
     """A process whose answer (the data of its outputs) is computed before PyWPS runs it."""
 
+    #: The settings of the service (its archive); set by :func:`meta_processes`.
+    settings: Settings | None = None
+
     def answer(self, values: dict[str, list[str]]) -> dict[str, str | Path]:
         """The outputs' data (text, or a file's path) for the given inputs."""
         raise NotImplementedError
@@ -158,7 +161,7 @@ class Resolve(MetaProcess):
 
     def answer(self, values: dict[str, list[str]]) -> dict[str, str | Path]:
         """The constraints of the selection the inputs make."""
-        settings = get_settings()
+        settings = self.settings
         selection = parse_selection(values)
         found = resolve(Inventory.from_settings(settings), selection, settings, self.main_processes)
         return {"constraints": json.dumps(found)}
@@ -207,7 +210,7 @@ class Estimate(MetaProcess):
 
     def answer(self, values: dict[str, list[str]]) -> dict[str, str | Path]:
         """The estimate of the request the inputs describe."""
-        settings = get_settings()
+        settings = self.settings
         given = {k: ",".join(v) for k, v in values.items()}
         process = given.pop("process")
         if self.main_processes and process not in self.main_processes:
@@ -278,7 +281,7 @@ class Availability(MetaProcess):
         """The matrix of the facets and selection the inputs give, in three forms."""
         rows = values.pop("rows", ["model"])[0]
         columns = values.pop("columns", ["variable"])[0]
-        inventory = Inventory.from_settings(get_settings())
+        inventory = Inventory.from_settings(self.settings)
         self._matrix = availability(inventory, rows, columns, parse_selection(values))
         return {"matrix": json.dumps(self._matrix.to_dict()), "csv": self._matrix.to_csv()}
 
@@ -287,12 +290,19 @@ class Availability(MetaProcess):
         return super()._handler(request, response)
 
 
-def meta_processes(main_processes: Sequence[str] = ()) -> list[Process]:
+def meta_processes(
+    main_processes: Sequence[str] = (), settings: Settings | None = None
+) -> list[Process]:
     """Fresh instances of the meta-WPS processes.
 
     Parameters
     ----------
     main_processes
         Identifiers of the main WPS's processes (``process`` must be one of them).
+    settings
+        The settings of the service they answer about (None: described only).
     """
-    return [Resolve(main_processes), Estimate(main_processes), Availability()]
+    found = [Resolve(main_processes), Estimate(main_processes), Availability()]
+    for process in found:
+        process.settings = settings
+    return found

@@ -50,7 +50,7 @@ class MetaWps:
     """
 
     def __init__(self, settings: Settings, main_processes: Sequence[str]):
-        self.processes = meta_processes(main_processes)
+        self.processes = meta_processes(main_processes, settings)
         self.service = CheckedService(self.processes)
         self.overrides = {
             ("server", "url"): meta_url(settings.url),

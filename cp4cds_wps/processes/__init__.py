@@ -9,6 +9,7 @@ document of netCDF files and the provenance) are written out in a module of thei
 
 from pywps import Process
 
+from cp4cds_wps.config import Settings
 from cp4cds_wps.operations.base import Operation
 from cp4cds_wps.operations.registry import OPERATIONS
 from cp4cds_wps.processes.common import DataProcess
@@ -19,8 +20,8 @@ from cp4cds_wps.processes.plot import Plot
 def process_class(operation: Operation) -> type[DataProcess]:
     """The :class:`DataProcess` class of ``operation``, named after it (``AverageTime``)."""
 
-    def __init__(self):
-        DataProcess.__init__(self, operation)
+    def __init__(self, settings: Settings | None = None):
+        DataProcess.__init__(self, operation, settings=settings)
 
     name = "".join(part.capitalize() for part in operation.name.split("_"))
     return type(
@@ -42,6 +43,7 @@ PROCESS_CLASSES: dict[str, type[DataProcess]] = {
 globals().update({cls.__name__: cls for cls in PROCESS_CLASSES.values()})
 
 
-def processes() -> list[Process]:
-    """Return a fresh instance of every process the service offers."""
-    return [cls() for cls in PROCESS_CLASSES.values()]
+def processes(settings: Settings | None = None) -> list[Process]:
+    """Return a fresh instance of every process the service offers, running with
+    ``settings`` (without them, the processes can be described but not executed)."""
+    return [cls(settings) for cls in PROCESS_CLASSES.values()]

@@ -7,7 +7,9 @@ Input names and outputs follow roocs' rook service, so that the Climate Data Sto
 
 from __future__ import annotations
 
+import base64
 import os
+import pickle
 import threading
 from functools import cache
 from pathlib import Path
@@ -21,7 +23,7 @@ from pywps.response.status import WPS_STATUS
 from pywps.validator.mode import MODE
 
 from cp4cds_wps import __version__, errors
-from cp4cds_wps.config import Settings, get_settings
+from cp4cds_wps.config import Settings
 from cp4cds_wps.inventory import Inventory
 from cp4cds_wps.jobs import synchronous
 from cp4cds_wps.jobs.store import JobStore, QueueFull
@@ -47,12 +49,13 @@ _CDATA = ("<![CDATA[", "]]>")
 _FORMATS = {"geojson": FORMATS.GEOJSON, "json": FORMATS.JSON}
 
 
-def wps_input(item: Input) -> LiteralInput | ComplexInput:
+def wps_input(item: Input, base_url: str | None = None) -> LiteralInput | ComplexInput:
     """The PyWPS input of an operation's input (see :class:`cp4cds_wps.operations.base.Input`).
 
     Text and choices are strings (rook's inputs are), checked by the operation's parser,
     which names the input (PyWPS's own check of allowed values does not); inputs the
-    meta-WPS knows the valid values of link to it.
+    meta-WPS knows the valid values of link to it (the meta-WPS of the service at
+    ``base_url``; default: the configured one, see :func:`cp4cds_wps.meta.links.meta_url`).
     """
     if item.kind == "json":
         return ComplexInput(
@@ -69,7 +72,7 @@ def wps_input(item: Input) -> LiteralInput | ComplexInput:
     if item.default is not None:
         options["default"] = item.default
     if item.linked:
-        options["metadata"] = meta_links(item.identifier)
+        options["metadata"] = meta_links(item.identifier, base_url)
     return LiteralInput(
         item.identifier,
         item.title,
@@ -141,11 +144,6 @@ def complex_text(request, name: str) -> str | None:
     return text
 
 
-def inventory() -> Inventory:
-    """The archive inventory of the configured service."""
-    return Inventory.from_settings(get_settings())
-
-
 def job_dir(process: Process, settings: Settings) -> tuple[Path, str]:
     """Output folder of this job and the URL it is served at."""
     return settings.output_dir / str(process.uuid), f"{settings.output_url}/{process.uuid}"
@@ -199,10 +197,23 @@ class JobProcess(Process):
 
     #: What made the handler fail (set by subclasses' handlers).
     failure: BaseException | None = None
+    #: The settings of the service the process runs in: given when the service builds it
+    #: (``cp4cds_wps.app.create_app``), or by the worker that rebuilds it from a job
+    #: (:meth:`restore`); None in a process only described.
+    settings: Settings | None = None
+
+    def restore(self, value: dict, settings: Settings | None) -> None:
+        """Set up a process PyWPS rebuilt from a job: ``value`` is its :attr:`json`,
+        ``settings`` those of the service that runs it."""
+        self.settings = settings
+
+    def inventory(self) -> Inventory:
+        """The archive inventory of the service's settings."""
+        return Inventory.from_settings(self.settings)
 
     def execute(self, wps_request, uuid):
         """Refuse any request while the output folder is full."""
-        if not has_room(get_settings().output_dir):
+        if not has_room(self.settings.output_dir):
             raise NotEnoughStorage(str(errors.NoSpaceLeft()))
         return super().execute(wps_request, uuid)
 
@@ -214,7 +225,7 @@ class JobProcess(Process):
         )
 
     def _execute_process(self, async_, wps_request, wps_response):
-        settings = get_settings()
+        settings = self.settings
         if not async_ and synchronous.IN_WORKER:  # computing it is this process's work
             wps_response = super()._execute_process(async_, wps_request, wps_response)
             if wps_response.status == WPS_STATUS.FAILED:
@@ -261,31 +272,64 @@ class DataProcess(JobProcess):
     Its inputs are the operation's; a request is parsed and planned by the operation before
     it is accepted (so that bad input is an OGC exception report), sized and refused over
     the configured limits (``[limits]``, with the reason the meta-WPS ``estimate`` gives),
-    and parsed and planned again where it runs (a worker process); the operation's ``run``
+    once: the request and its plan go with the job to where it runs (a worker process,
+    :attr:`prepared`), and serve there for the work and its provenance; the operation's ``run``
     does the work in the :class:`~cp4cds_wps.tasks.runner.RunContext` the service sets;
     ``write`` fills the outputs (by default ``output``, ``prov`` and ``prov_plot``). Other
-    keyword arguments (e.g. ``metadata``) go to :class:`pywps.Process`.
+    keyword arguments (e.g. ``metadata``) go to :class:`pywps.Process`; ``settings`` are
+    those of the service (see :attr:`JobProcess.settings`).
     """
 
-    def __init__(self, operation: Operation, *, outputs: list | None = None, **process_options):
+    def __init__(
+        self,
+        operation: Operation,
+        *,
+        settings: Settings | None = None,
+        outputs: list | None = None,
+        **process_options,
+    ):
         self.operation = operation
+        self.settings = settings
         super().__init__(
             self._handler,
             identifier=operation.name,
             title=operation.title,
             abstract=operation.abstract,
             version="1.0",
-            inputs=[wps_input(item) for item in operation.inputs],
+            inputs=[wps_input(item, settings and settings.url) for item in operation.inputs],
             outputs=outputs if outputs is not None else result_outputs(),
             store_supported=True,
             status_supported=True,
             **process_options,
         )
 
+    #: The request and its plan, made once when the request is accepted (:meth:`execute`)
+    #: and handed to where it runs with PyWPS's job (:attr:`json`, :meth:`restore`).
+    prepared: tuple[Any, Any] | None = None
+
     def planned(self, wps_request) -> tuple[Any, Any]:
         """The request the WPS inputs make, and its plan."""
         request = self.operation.parse(wps_values(self.operation, wps_request))
-        return request, self.operation.plan(request, inventory())
+        return request, self.operation.plan(request, self.inventory())
+
+    @property
+    def json(self) -> dict:
+        """PyWPS's description of the process in a job, with the request and plan made
+        when it was accepted (restored by :meth:`restore`)."""
+        value = super().json
+        if self.prepared is not None:
+            value["prepared"] = base64.b64encode(pickle.dumps(self.prepared)).decode()
+        return value
+
+    def restore(self, value: dict, settings: Settings | None) -> None:
+        """Take back the request and plan of a job's process (see :attr:`json`).
+
+        The text is the service's own, written into its job store or handover file when
+        the request was accepted (as PyWPS trusts the process class the job names).
+        """
+        super().restore(value, settings)
+        if value.get("prepared"):
+            self.prepared = pickle.loads(base64.b64decode(value["prepared"]))  # noqa: S301
 
     def write(self, response, result, context: RunContext) -> None:
         """Fill the outputs from the task's result."""
@@ -293,11 +337,11 @@ class DataProcess(JobProcess):
 
     def execute(self, wps_request, uuid):
         """Validate the request and check it against the limits before PyWPS accepts it."""
-        settings = get_settings()
+        settings = self.settings
         with rejected_as_wps_exception(fetched_inputs(wps_request)):
-            request, plan = self.planned(wps_request)
+            self.prepared = request, plan = self.planned(wps_request)
             found = estimate_plan(
-                self.operation, request, plan, inventory(), max_file_mb=settings.max_file_mb
+                self.operation, request, plan, self.inventory(), max_file_mb=settings.max_file_mb
             )
             within_limits(found, settings.limits)
         return super().execute(wps_request, uuid)
@@ -310,7 +354,7 @@ class DataProcess(JobProcess):
             raise
 
     def _run(self, wps_request, response):
-        settings = get_settings()
+        settings = self.settings
         out_dir, out_url = job_dir(self, settings)
         context = RunContext(
             out_dir=out_dir,
@@ -321,7 +365,8 @@ class DataProcess(JobProcess):
             progress=lambda percent, message: response.update_status(message, percent),
         )
         with failed_as_process_error():
-            request, plan = self.planned(wps_request)
+            # planned when accepted; a job queued by an earlier version is planned here
+            request, plan = self.prepared or self.planned(wps_request)
             result = self.operation.run(request, plan, context)
         self.write(response, result, context)
         return response

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pywps.app.Common import Metadata
 
+from cp4cds_wps.config import Settings
 from cp4cds_wps.operations.orchestrate import ORCHESTRATE
 from cp4cds_wps.processes.common import DataProcess
 
@@ -13,7 +14,9 @@ class Orchestrate(DataProcess):
 
     operation_name = ORCHESTRATE.name
 
-    def __init__(self):
+    def __init__(self, settings: Settings | None = None):
         super().__init__(
-            ORCHESTRATE, metadata=[Metadata("Rooki", "https://github.com/roocs/rooki")]
+            ORCHESTRATE,
+            settings=settings,
+            metadata=[Metadata("Rooki", "https://github.com/roocs/rooki")],
         )

@@ -7,6 +7,7 @@ from pathlib import Path
 from pywps import FORMATS, ComplexOutput, Format
 from pywps.inout.storage import STORE_TYPE, StorageAbstract
 
+from cp4cds_wps.config import Settings
 from cp4cds_wps.operations.plot import PLOT
 from cp4cds_wps.processes.common import DataProcess, result_outputs
 from cp4cds_wps.tasks.runner import RunContext
@@ -17,9 +18,10 @@ class Plot(DataProcess):
 
     operation_name = PLOT.name
 
-    def __init__(self):
+    def __init__(self, settings: Settings | None = None):
         super().__init__(
             PLOT,
+            settings=settings,
             outputs=[
                 ComplexOutput(
                     "output",
