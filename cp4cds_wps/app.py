@@ -34,6 +34,7 @@ from cp4cds_wps.meta.api import ConstraintsApi
 from cp4cds_wps.meta.links import InputMetadata, meta_url
 from cp4cds_wps.meta.service import MetaWps
 from cp4cds_wps.metrics import Metrics
+from cp4cds_wps.ogcapi import OgcApi
 from cp4cds_wps.output.space import has_room
 from cp4cds_wps.private_outputs import PrivateOutputs
 from cp4cds_wps.processes import processes
@@ -145,6 +146,7 @@ class Frontend(Routed):
             "metrics": f"{self.settings.url}/metrics",
             "dashboard": f"{self.settings.url}/dashboard",
             "catalogue": f"{self.settings.url}/catalogue/",
+            "ogcapi": f"{self.settings.url}/ogcapi/",
             "stac": f"{self.settings.url}/catalogue/stac/catalog.json",
         }
         return _json({"service": "cp4cds-wps", "version": __version__, "links": links})
@@ -216,8 +218,10 @@ def create_app(settings: Settings | None = None):
     wps = Wps2Execute(jobs, main, status=jobs.status_document)
     names = [p.identifier for p in main]
     meta = MetaWps(settings, names)
+    wps_app = RequestGuard(protect(wps, settings.auth, verifier))
     mounts = {
-        "/wps": RequestGuard(protect(wps, settings.auth, verifier)),
+        "/wps": wps_app,
+        "/ogcapi": OgcApi(settings, main, wps_app, verifier=verifier),
         "/meta-wps": RequestGuard(Wps2Execute(meta, meta.processes)),
         "/api": ConstraintsApi(settings, names),
         "/dashboard": Dashboard(settings),
