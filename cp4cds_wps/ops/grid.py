@@ -28,6 +28,7 @@ __all__ = [
     "centre_spacing_areas",
     "derived_axis_bounds",
     "derived_corners",
+    "rotated_corners",
     "with_positions_filled",
     "horizontal_grid",
     "polygon_areas",
@@ -233,6 +234,62 @@ def derived_corners(grid: HorizontalGrid) -> Corners | None:
     return Corners(
         np.stack([lat[j, i] for j, i in order], -1), np.stack([lon[j, i] for j, i in order], -1)
     )
+
+
+def rotated_corners(ds: xr.Dataset, grid: HorizontalGrid) -> Corners | None:
+    """Four corners per cell of a rotated-pole grid (a ``rotated_latitude_longitude`` grid
+    mapping and 1-D ``grid_latitude``/``grid_longitude`` axes along the grid's dimensions)
+    from its rotated axes: bounds midway between their centres, rotated back to geographic,
+    counterclockwise. An axis of a single cell is taken as wide as the other axis's spacing
+    (rotated-pole cells are square, as in CORDEX). None on other grids or with a single
+    cell along both axes."""
+    poles = [
+        v.attrs for v in ds.variables.values()
+        if v.attrs.get("grid_mapping_name") == "rotated_latitude_longitude"
+    ]  # fmt: skip
+    axes = {
+        ds[d].attrs.get("standard_name"): d
+        for d in grid.dims
+        if d in ds.variables and ds[d].ndim == 1
+    }
+    if len(poles) != 1 or not {"grid_latitude", "grid_longitude"} <= set(axes):
+        return None
+    rlat, rlon = (np.asarray(ds[axes[k]].values, dtype=np.float64) for k in _ROTATED_AXES)
+    if max(rlat.size, rlon.size) < 2:
+        return None
+    spacing = np.median(np.abs(np.diff(rlat if rlat.size > 1 else rlon)))
+    lat_b, lon_b = (
+        _midway(a) if a.size > 1 else a[:, None] + np.array([-spacing, spacing]) / 2
+        for a in (rlat, rlon)
+    )
+    south, north = np.clip(lat_b[:, :1], -90, 90), np.clip(lat_b[:, 1:], -90, 90)
+    west, east = lon_b[None, :, 0], lon_b[None, :, 1]
+    pole = [float(poles[0][f"grid_north_pole_{k}"]) for k in ("latitude", "longitude")]
+    lat, lon = zip(
+        *(_unrotated(*np.broadcast_arrays(a, b), *pole)
+          for a, b in ((south, west), (south, east), (north, east), (north, west))),
+        strict=True,
+    )  # fmt: skip
+    corners = Corners(np.stack(lat, -1), np.stack(lon, -1))
+    if grid.dims[0] == axes["grid_latitude"]:
+        return corners
+    return Corners(corners.lat.transpose(1, 0, 2), corners.lon.transpose(1, 0, 2))
+
+
+#: The standard names of a rotated-pole grid's axes.
+_ROTATED_AXES = ("grid_latitude", "grid_longitude")
+
+
+def _unrotated(
+    rlat: np.ndarray, rlon: np.ndarray, pole_lat: float, pole_lon: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Geographic latitude and longitude (degrees, -180..180) of rotated positions."""
+    phi, lam, pole = np.deg2rad(rlat), np.deg2rad(rlon), np.deg2rad(pole_lat)
+    x = np.sin(pole) * np.cos(phi) * np.cos(lam) - np.cos(pole) * np.sin(phi)
+    y = np.cos(phi) * np.sin(lam)
+    z = np.cos(pole) * np.cos(phi) * np.cos(lam) + np.sin(pole) * np.sin(phi)
+    lon = np.rad2deg(np.arctan2(y, x)) + pole_lon + 180.0
+    return np.rad2deg(np.arctan2(z, np.hypot(x, y))), (lon + 180.0) % 360.0 - 180.0
 
 
 def _extended(xyz: np.ndarray) -> np.ndarray:

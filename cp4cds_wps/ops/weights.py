@@ -23,6 +23,7 @@ from cp4cds_wps.ops.grid import (
     derived_corners,
     horizontal_grid,
     polygon_areas,
+    rotated_corners,
 )
 from cp4cds_wps.ops.notes import note
 
@@ -82,6 +83,10 @@ def cell_areas(ds: xr.Dataset, *, areacella: xr.DataArray | None = None) -> xr.D
         if corners is None and (corners := derived_corners(grid)) is not None:
             note("cell areas: the grid has no cell bounds; corners derived from the cell centres")
             comment = "from cell corners derived from the cell centres, sphere of radius 6371 km"
+        if corners is None and (corners := rotated_corners(ds, grid)) is not None:
+            # a rotated-pole grid of a single row or column: its cells are the rotated axes'
+            note("cell areas: the grid has no cell bounds; corners from its rotated axes")
+            comment = "from cell corners of the rotated axes, sphere of radius 6371 km"
         if corners is not None:
             areas = EARTH_RADIUS**2 * polygon_areas(corners.lat, corners.lon)
             return _named(_on(ds, grid, areas), "m2", comment)

@@ -40,6 +40,17 @@ the middle of the grid.
 Written by `python -m tests.coverage.report` (the same cells as `pytest -m matrix`,
 `tests/coverage/test_matrix.py`). Refusals are listed in one place,
 `tests/coverage/refusals.py`; each must raise its error class with its phrase.
+
+Where a file has no cell bounds (FGOALS-f3-L, bcc-csm1-1 ocean grids, CORDEX rotated-pole
+files) or vertices enclosing over 10 times the area of the cells round them (EC-Earth3
+ORCA cells whose vertex longitude jumps to 0), the reference derives its own corners
+(`tests/coverage/reference.py`, independently of the service): on rotated-pole grids
+bands midway between the rotated axes' centres, rotated back to geographic (an axis of a
+single cell as wide as the other's spacing); on other 2-D grids corners midway between the
+four centres round each corner. The archive has no `areacello` for those models. CDO is
+given the same corners (an unstructured copy of the grid), since it cannot remap cells
+without them, and a time-first copy of the IPCC atlas files with their members as levels
+(CDO skips variables whose first dimension is not time and knows no ensemble axis).
 """
 
 

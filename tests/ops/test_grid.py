@@ -12,8 +12,9 @@ from cp4cds_wps.ops.grid import (
     derived_corners,
     horizontal_grid,
     polygon_areas,
+    rotated_corners,
 )
-from tests.synthetic import curvilinear, regular
+from tests.synthetic import curvilinear, regular, rotated_pole
 
 
 def test_derived_corners_of_a_turned_grid_are_close_to_its_own_and_tile_the_sphere():
@@ -62,3 +63,18 @@ def test_spacing_areas_match_the_cells_of_a_dense_grid():
     expected = centre_spacing_areas(horizontal_grid(ds))
     band = np.diff(np.sin(np.deg2rad(ds.lat_bnds.values)), axis=1) * np.deg2rad(2.0)
     np.testing.assert_allclose(expected[1:-1, 0], band[1:-1, 0], rtol=1e-3)
+
+
+@pytest.mark.parametrize("rows", [slice(None), [7]])
+def test_rotated_corners_are_the_rotated_cells_also_with_a_single_row(rows):
+    # a CORDEX grid sampled to a single row (ANT-44 files of 1x2 cells): CDO derives no
+    # corners from it, nor do the centres along one row give any
+    ds = rotated_pole(vertices=("lat_vertices", "lon_vertices")).isel(rlat=rows)
+    corners = rotated_corners(ds.drop_vars(["lat_vertices", "lon_vertices"]), horizontal_grid(ds))
+    np.testing.assert_allclose(corners.lat, ds.lat_vertices.values, atol=1e-9)
+    np.testing.assert_allclose(corners.lon, ds.lon_vertices.values, atol=1e-9)
+
+
+def test_rotated_corners_need_a_rotated_grid():
+    ds = curvilinear()
+    assert rotated_corners(ds, horizontal_grid(ds)) is None

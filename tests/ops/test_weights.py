@@ -9,6 +9,7 @@ import xarray as xr
 from cp4cds_wps.errors import DatasetInconsistent, InvalidParameter
 from cp4cds_wps.ops.notes import recorded_notes
 from cp4cds_wps.ops.weights import EARTH_RADIUS, cell_areas
+from tests.synthetic import rotated_pole
 
 SPHERE = 4 * np.pi * EARTH_RADIUS**2
 
@@ -129,3 +130,14 @@ def test_a_dataset_without_latitude_has_no_cell_areas():
     ds = xr.Dataset({"x": ("time", [1.0, 2.0])})
     with pytest.raises(InvalidParameter, match="no latitude axis; its dimensions are time"):
         cell_areas(ds)
+
+
+def test_a_single_row_of_a_rotated_grid_without_bounds_has_the_areas_of_its_rotated_cells():
+    # two cells of one rotated row are equally large; cos(latitude) would weigh them apart
+    ds = rotated_pole(vertices=("lat_vertices", "lon_vertices")).isel(rlat=[7], rlon=[10, 11])
+    expected = cell_areas(ds).values
+    with recorded_notes() as notes:
+        areas = cell_areas(ds.drop_vars(["lat_vertices", "lon_vertices"]))
+    assert areas.attrs["units"] == "m2"
+    np.testing.assert_allclose(areas.values, expected, rtol=1e-9)
+    assert any("corners from its rotated axes" in n for n in notes)

@@ -28,7 +28,13 @@ import xarray as xr
 
 from cp4cds_wps.errors import DatasetInconsistent, InvalidParameter
 from cp4cds_wps.ops.cells import cell_corners
-from cp4cds_wps.ops.grid import Corners, HorizontalGrid, derived_corners, with_positions_filled
+from cp4cds_wps.ops.grid import (
+    Corners,
+    HorizontalGrid,
+    derived_corners,
+    rotated_corners,
+    with_positions_filled,
+)
 from cp4cds_wps.ops.notes import note
 from cp4cds_wps.ops.regrid.apply import NearestWeights, SparseWeights, Weights
 from cp4cds_wps.ops.regrid.grids import LAT_ATTRS, LON_ATTRS, GridSpec
@@ -126,6 +132,14 @@ def cdo_weights(
     grid, left_out = _positioned(grid)
     corners = cell_corners(ds, grid)
     rotated = _rotated_axes(ds, names, grid) if corners is None else None
+    if rotated is not None and method == "conservative" and min(grid.shape) < 2:
+        # CDO derives no corners from an axis of a single cell: those of the rotated axes
+        corners, rotated = rotated_corners(ds, grid), None
+        note(
+            "cell bounds: the grid has no cell corners; corners from its rotated axes (the "
+            "axis of a single cell as wide as the other's spacing) are used for conservative "
+            "regridding"
+        )
     if corners is None and rotated is None and method == "conservative":
         corners = derived_corners(grid)
         if corners is None:

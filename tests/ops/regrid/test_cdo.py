@@ -171,3 +171,16 @@ def test_a_target_beside_a_regional_grid_is_refused(tmp_path):
         NoDataSelected, match="custom_grid: no cell of the target grid .* lies within"
     ):
         regrid(rotated_pole(), method="bilinear", grid=grid, work_dir=tmp_path)
+
+
+def test_a_single_row_of_a_rotated_grid_without_corners_is_regridded_conservatively(tmp_path):
+    # CDO derives no corners from an axis of a single cell: the service gives it those of
+    # the rotated axes, the cells the same grid with its vertices has
+    full = rotated_pole(vertices=("lat_vertices", "lon_vertices")).isel(rlat=[40])
+    with recorded_notes() as notes:
+        out = regridded(
+            full.drop_vars(["lat_vertices", "lon_vertices"]), "conservative", EUROPE, tmp_path
+        )
+    np.testing.assert_allclose(out, regridded(full, "conservative", EUROPE, tmp_path), rtol=1e-9)
+    assert np.isfinite(out).sum() > 10
+    assert any("corners from its rotated axes" in n for n in notes)
