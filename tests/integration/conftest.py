@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from cp4cds_wps.inventory import Inventory
+
 from ..conftest import copy_inventory
 
 
@@ -49,6 +51,14 @@ def server(server_env, settings, inventory_db) -> str:
     yield f"http://127.0.0.1:{server_env['CP4CDS_WPS_SERVER__PORT']}"
     stopped = cli(server_env, "stop")
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+
+
+@pytest.fixture(scope="session")
+def inventory(settings, server) -> Inventory:
+    """The inventory the server scanned (the server has started, so the scan is done)."""
+    inv = Inventory.from_settings(settings)
+    inv.ensure_scanned()
+    return inv
 
 
 @pytest.fixture(scope="session")

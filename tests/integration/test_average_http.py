@@ -12,8 +12,6 @@ from birdy import WPSClient
 from owslib.util import ServiceException
 from owslib.wps import WebProcessingService
 
-from cp4cds_wps.inventory import Inventory
-
 from ..operations.test_average import (
     AREACELLO,
     CFTIME,
@@ -28,14 +26,6 @@ from .test_subset_clients import NS, download, exception_of, metalink_files
 from .wps_client import execute_kvp
 
 pytestmark = pytest.mark.realdata
-
-
-@pytest.fixture(scope="module")
-def inventory(settings, server):
-    """The inventory the server scanned (the server has started, so the scan is done)."""
-    inv = Inventory.from_settings(settings)
-    inv.ensure_scanned()
-    return inv
 
 
 def result_file(response, tmp_path) -> tuple[xr.Dataset, list[str]]:

@@ -12,20 +12,10 @@ import pytest
 import requests
 import xarray as xr
 
-from cp4cds_wps.inventory import Inventory
-
 from ..tasks.test_workflow import CFTIME, RLDS, source
 from .test_subset_clients import download
 
 pytestmark = pytest.mark.realdata
-
-
-@pytest.fixture(scope="module")
-def inventory(settings, server):
-    """The inventory the server scanned (the server has started, so the scan is done)."""
-    inv = Inventory.from_settings(settings)
-    inv.ensure_scanned()
-    return inv
 
 
 def test_the_adaptor_workflow_with_month_names_runs_async_through_rooki(

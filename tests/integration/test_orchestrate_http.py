@@ -14,20 +14,10 @@ import xarray as xr
 from birdy import WPSClient
 from owslib.wps import WebProcessingService
 
-from cp4cds_wps.inventory import Inventory
-
 from ..tasks.test_workflow import CFTIME, MEMBERS, RLDS, SUBSET_AVERAGE, days, source
 from .test_subset_clients import NS, download, exception_of, metalink_files
 
 pytestmark = pytest.mark.realdata
-
-
-@pytest.fixture(scope="module")
-def inventory(settings, server):
-    """The inventory the server scanned (the server has started, so the scan is done)."""
-    inv = Inventory.from_settings(settings)
-    inv.ensure_scanned()
-    return inv
 
 
 def expected_time_mean(inventory) -> np.ndarray:

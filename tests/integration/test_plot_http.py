@@ -13,21 +13,11 @@ import requests
 from birdy import WPSClient
 from owslib.wps import WebProcessingService
 
-from cp4cds_wps.inventory import Inventory
-
 from ..operations.test_average import AREACELLO, CORDEX, SEA_ICE, source
 from .test_subset_clients import exception_of
 from .wps_client import execute_kvp
 
 pytestmark = pytest.mark.realdata
-
-
-@pytest.fixture(scope="module")
-def inventory(settings, server):
-    """The inventory the server scanned."""
-    inv = Inventory.from_settings(settings)
-    inv.ensure_scanned()
-    return inv
 
 
 def fetch(url: str) -> bytes:

@@ -12,7 +12,6 @@ from birdy import WPSClient
 from owslib.util import ServiceException
 from owslib.wps import WebProcessingService
 
-from cp4cds_wps.inventory import Inventory
 from cp4cds_wps.ops.regrid import GridSpec, parse_grid
 from tests.cdo_reference import cdo_remap as cdo_remap_dataset
 from tests.cdo_reference import gaps_as_missing_cells
@@ -34,14 +33,6 @@ pytestmark = pytest.mark.realdata
 ROTATED = (
     "cordex.output.EUR-11.KNMI.MPI-M-MPI-ESM-LR.rcp85.r1i1p1.KNMI-RACMO22E.v1.mon.tas.v20190625"
 )
-
-
-@pytest.fixture(scope="module")
-def inventory(settings, server):
-    """The inventory the server scanned (the server has started, so the scan is done)."""
-    inv = Inventory.from_settings(settings)
-    inv.ensure_scanned()
-    return inv
 
 
 def result_file(response, tmp_path):
