@@ -17,10 +17,13 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from cp4cds_wps.app import create_app
+from cp4cds_wps.config import load_settings
 from cp4cds_wps.inventory import Inventory
 from cp4cds_wps.ogcapi.landing import CONFORMANCE
 from cp4cds_wps.operations.registry import OPERATIONS
 from cp4cds_wps.routing import Routed
+
+from ..conftest import copy_inventory
 
 pytestmark = pytest.mark.realdata
 
@@ -45,10 +48,14 @@ def check(document, name: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def client(settings, settings_env):
+def client(settings_env, inventory_db, tmp_path_factory):
+    """The app on a var dir of its own (no dispatcher runs its jobs: they stay accepted)."""
+    env = {**settings_env, "CP4CDS_WPS_PATHS__VAR_DIR": str(tmp_path_factory.mktemp("ogcapi"))}
+    settings = load_settings(env=env)
+    copy_inventory(inventory_db, settings.var_dir)
     Inventory.from_settings(settings).ensure_scanned()
     with pytest.MonkeyPatch.context() as patch:
-        for key, value in settings_env.items():
+        for key, value in env.items():
             patch.setenv(key, value)  # the processes read the settings of the environment
         yield Client(create_app(settings))
 
