@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from cp4cds_wps.ogcapi.execute import MEDIA_TYPES
 from cp4cds_wps.operations.base import Input
 
 #: Version of every process (the WPS processes').
@@ -22,14 +21,8 @@ def input_schema(item: Input) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": "boolean"}
     elif item.kind == "choice":
         schema = {"type": "string", "enum": list(item.choices)}
-    elif item.kind == "json":
-        media = [MEDIA_TYPES[f] for f in item.formats]
-        return {
-            "oneOf": [
-                {"type": "object", "contentMediaType": media[0]},
-                {"type": "string", "contentMediaType": media[0]},
-            ]
-        }
+    elif item.kind == "json":  # a document (or its text) of the media types it names
+        return {"oneOf": [{"type": "object"}, {"type": "string"}]}
     else:
         schema = {"type": "string"}
     if item.default is not None:
@@ -56,7 +49,8 @@ def output_description(output) -> dict[str, Any]:
     return {
         "title": output.title,
         "description": output.abstract or "",
-        "schema": {"type": "string", "format": "uri", "contentMediaType": media[0]},
+        "schema": {"type": "string", "format": "uri"},
+        "formats": media,
     }
 
 
